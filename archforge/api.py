@@ -1,0 +1,48 @@
+"""The Python API: `build`, `summary`, `resolve`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+from torch import nn
+
+from archforge.builder import build_network
+from archforge.check import check
+from archforge.config.compose import model_mapping
+from archforge.config.parse import parse_model
+from archforge.config.schema import ModelConfig
+from archforge.discovery import load_plugins
+from archforge.summary import ModelSummary
+
+Source = str | Path | Mapping[str, Any] | DictConfig | ModelConfig
+
+
+def resolve(source: Source, overrides: Sequence[str] | None = None) -> ModelConfig:
+    """Compose and validate a model config (a zoo name, a YAML path, or a mapping)."""
+    load_plugins()
+    if isinstance(source, ModelConfig):
+        if overrides:
+            raise ValueError("overrides apply to names, paths and mappings, not a ModelConfig")
+        return source
+    return parse_model(model_mapping(source, overrides))
+
+
+def summary(source: Source, overrides: Sequence[str] | None = None) -> ModelSummary:
+    """Per-stage output shape, params and MACs, computed without allocating weights."""
+    return check(resolve(source, overrides))
+
+
+def build(source: Source, overrides: Sequence[str] | None = None) -> nn.Module:
+    """Validate on the meta device, then build the real network (and load `model.weights`)."""
+    cfg = resolve(source, overrides)
+    report = check(cfg)
+    net = build_network(cfg)
+    net.summary = report  # type: ignore[assignment]
+    if cfg.weights:
+        from archforge.weights import load_weights  # torch-only module, loaded on demand
+
+        load_weights(net, cfg.weights, key="model.weights")
+    return net

@@ -1,0 +1,146 @@
+"""Build a `Network` from a validated `ModelConfig`: plain Python and torch only.
+
+Every plugin is constructed inside `_blame(path)`, so a failure in any block becomes a
+`ConfigError` naming the config key the user must change.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from torch import nn
+
+from archforge.config.schema import ModelConfig
+from archforge.config.validate import join
+from archforge.errors import ConfigError, OptionError
+from archforge.network import Network
+from archforge.options import check_options
+from archforge.registry import BLOCKS, HEADS, SHORTCUTS, STEMS
+
+
+@contextmanager
+def _blame(path: str, option_paths: dict[str, str]) -> Iterator[None]:
+    try:
+        yield
+    except ConfigError:
+        raise
+    except OptionError as exc:
+        key = option_paths.get(exc.option, join(join(path, "options"), exc.option))
+        raise ConfigError(key, f"got {exc.value!r}; {exc.accepted}") from exc
+    except (ValueError, TypeError, RuntimeError, IndexError, KeyError) as exc:
+        raise ConfigError(path, f"{type(exc).__name__}: {exc}") from exc
+
+
+def scale(channels: int | None, width: float) -> int | None:
+    """Apply the width multiplier; at least one channel."""
+    return None if channels is None else max(1, int(round(channels * width)))
+
+
+def takes(factory: Callable[..., Any], name: str) -> bool:
+    fn = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+    return name in inspect.signature(fn).parameters
+
+
+def _out_channels(module: nn.Module, path: str) -> int:
+    out = getattr(module, "out_channels", None)
+    if not isinstance(out, int):
+        raise ConfigError(path, f"plugin {type(module).__name__} does not expose out_channels")
+    return out
+
+
+def build_stem(cfg: ModelConfig) -> nn.Module:
+    path = "model.stem"
+    factory = STEMS.get(cfg.stem.type, join(path, "type"))
+    paths = {k: join(join(path, "options"), k) for k in cfg.stem.options}
+    paths["out_channels"] = join(path, "out_channels")
+    options = check_options(factory, cfg.stem.options, paths, f"stem '{cfg.stem.type}'")
+    out = scale(cfg.stem.out_channels, cfg.width)
+    with _blame(path, paths):
+        if out is None:
+            return factory(cfg.in_channels, **options)
+        return factory(cfg.in_channels, out, **options)
+
+
+def stage_block(cfg: ModelConfig, index: int) -> tuple[str, Callable[..., Any], dict, dict]:
+    """Resolve stage `index`: (block name, factory, options, option -> config path)."""
+    stage = cfg.stages[index]
+    sp = join("model.stages", index)
+    name = stage.block or cfg.block
+    assert name is not None  # parse_model guarantees one of the two
+    factory = BLOCKS.get(name, join(sp, "block") if stage.block else "model.block")
+    options: dict[str, Any] = {}
+    paths: dict[str, str] = {}
+    if stage.block is None or stage.block == cfg.block:
+        options.update(cfg.block_options)
+        paths.update({k: join("model.block_options", k) for k in cfg.block_options})
+    options.update(stage.options)
+    paths.update({k: join(join(sp, "options"), k) for k in stage.options})
+    if takes(factory, "shortcut"):
+        kind = stage.shortcut or cfg.shortcut
+        key = join(sp, "shortcut") if stage.shortcut else "model.shortcut"
+        SHORTCUTS.get(kind, key)
+        options["shortcut"], paths["shortcut"] = kind, key
+    elif stage.shortcut is not None:
+        raise ConfigError(join(sp, "shortcut"), f"block '{name}' has no shortcut to set")
+    paths["out_channels"] = join(sp, "out_channels")
+    paths["stride"] = join(sp, "stride")
+    options = check_options(factory, options, paths, f"block '{name}'")
+    return name, factory, options, paths
+
+
+def build_stage(cfg: ModelConfig, index: int, in_channels: int) -> nn.Sequential:
+    stage = cfg.stages[index]
+    sp = join("model.stages", index)
+    name, factory, options, paths = stage_block(cfg, index)
+    out = scale(stage.out_channels, cfg.width)
+    if out is None and not _accepts_none_out(factory):
+        raise ConfigError(join(sp, "out_channels"), f"missing; block '{name}' needs a width")
+    blocks: list[nn.Module] = []
+    channels = in_channels
+    for j in range(stage.depth):
+        where = sp if stage.depth == 1 else f"{sp} (block {j} of {stage.depth})"
+        with _blame(where, paths):
+            block = factory(channels, out, stage.stride if j == 0 else 1, **options)
+        produced = _out_channels(block, sp)
+        if out is not None and produced != out:
+            raise ConfigError(
+                join(sp, "out_channels"),
+                f"got {out}; block '{name}' with these options produces {produced} channels",
+            )
+        blocks.append(block)
+        channels = produced
+    return nn.Sequential(*blocks)
+
+
+def _accepts_none_out(factory: Callable[..., Any]) -> bool:
+    fn = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+    param = inspect.signature(fn).parameters.get("out_channels")
+    return param is not None and param.default is None
+
+
+def build_head(cfg: ModelConfig, in_channels: int) -> nn.Module:
+    path = "model.head"
+    factory = HEADS.get(cfg.head.type, join(path, "type"))
+    paths = {k: join(join(path, "options"), k) for k in cfg.head.options}
+    paths["num_classes"] = "model.num_classes"
+    options = check_options(factory, cfg.head.options, paths, f"head '{cfg.head.type}'")
+    with _blame(path, paths):
+        return factory(in_channels, cfg.num_classes, **options)
+
+
+def build_network(cfg: ModelConfig) -> Network:
+    """Construct the network on the current default device (`torch.device("meta")` to check
+    a config without allocating weights)."""
+    stem = build_stem(cfg)
+    channels = _out_channels(stem, "model.stem")
+    stages = []
+    for i in range(len(cfg.stages)):
+        stage = build_stage(cfg, i, channels)
+        channels = _out_channels(stage[-1], join("model.stages", i))
+        stages.append(stage)
+    head = build_head(cfg, channels)
+    names = [s.name or f"stage{i}" for i, s in enumerate(cfg.stages)]
+    return Network(stem, stages, head, cfg, names)

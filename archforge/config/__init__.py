@@ -1,0 +1,1 @@
+"""Configuration: the typed schema, its validator, and Hydra composition."""

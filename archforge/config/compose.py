@@ -1,0 +1,157 @@
+"""Hydra composition: zoo names, YAML files and mappings become one DictConfig.
+
+Hydra is used only here and in the CLI. `model=<path to a .yaml file>` is accepted
+wherever a zoo name is: the file replaces the model group, and `model.*` overrides are then
+applied to it with Hydra's own override grammar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from archforge.errors import ConfigError, describe_choices
+
+
+def conf_dir() -> Path:
+    """The shipped `conf/` folder (installed as the `archforge_conf` package)."""
+    return Path(str(files("archforge_conf")))
+
+
+def zoo_names() -> list[str]:
+    return sorted(p.stem for p in (conf_dir() / "model").glob("*.yaml"))
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+
+
+def _is_file_value(value: str) -> bool:
+    return value.endswith((".yaml", ".yml")) or "/" in value or "\\" in value
+
+
+def load_yaml(path: str | Path, key: str) -> DictConfig:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ConfigError(key, f"file not found: {p}")
+    try:
+        loaded = OmegaConf.load(p)
+    except (OSError, OmegaConfBaseException, ValueError) as exc:
+        raise ConfigError(key, f"cannot read YAML file {p}: {exc}") from exc
+    if not isinstance(loaded, DictConfig):
+        raise ConfigError(key, f"{p} holds {type(loaded).__name__}; expected a mapping")
+    if "model" in loaded and isinstance(loaded.model, DictConfig) and len(loaded) == 1:
+        return loaded.model  # a file saved as {model: {...}}
+    return loaded
+
+
+def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
+    """Apply `a.b.1.c=v`, `+a.b=v` and `~a.b` overrides with Hydra's grammar."""
+    parser = OverridesParser.create()
+    try:
+        parsed = parser.parse_overrides(list(overrides))
+    except HydraException as exc:
+        raise ConfigError("overrides", str(exc).splitlines()[0]) from exc
+    for ov in parsed:
+        key = ov.key_or_group
+        try:
+            if ov.is_delete():
+                parent, _, leaf = key.rpartition(".")
+                node = OmegaConf.select(cfg, parent) if parent else cfg
+                if node is None or leaf not in node:
+                    raise ConfigError(key, "cannot delete: no such key")
+                del node[leaf]
+            else:
+                OmegaConf.update(cfg, key, ov.value(), merge=True, force_add=ov.is_add())
+        except OmegaConfBaseException as exc:
+            raise ConfigError(key, str(exc).splitlines()[0]) from exc
+
+
+def compose(overrides: Sequence[str] | None = None, config_name: str = "config") -> DictConfig:
+    """Compose `conf/<config_name>.yaml` with command-line style overrides."""
+    overrides = list(overrides or [])
+    file_groups: dict[str, str] = {}
+    rest: list[str] = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if sep and key in ("model", "search") and _is_file_value(value):
+            file_groups[key] = value
+        else:
+            rest.append(item)
+    group_keys = tuple(f"{g}." for g in file_groups)
+    late = [o for o in rest if o.lstrip("+~").startswith(group_keys)]
+    early = [o for o in rest if o not in late]
+    cfg = _hydra_compose(config_name, early)
+    for group, path in file_groups.items():
+        OmegaConf.set_struct(cfg, False)
+        cfg[group] = load_yaml(path, group)
+    if late:
+        OmegaConf.set_struct(cfg, False)
+        apply_overrides(cfg, late)
+    return cfg
+
+
+def _hydra_compose(config_name: str, overrides: list[str]) -> DictConfig:
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            cfg = hydra_compose(config_name=config_name, overrides=overrides)
+    except HydraException as exc:
+        raise _explain(exc, overrides) from exc
+    except OmegaConfBaseException as exc:
+        raise ConfigError("overrides", str(exc).splitlines()[0]) from exc
+    finally:
+        GlobalHydra.instance().clear()
+    OmegaConf.set_struct(cfg, False)
+    return cfg
+
+
+def _explain(exc: HydraException, overrides: list[str]) -> ConfigError:
+    text = str(exc)
+    for item in overrides:
+        key, _, value = item.partition("=")
+        group = key.lstrip("+~")
+        if (conf_dir() / group).is_dir() and f"'{group}/{value}'" in text:
+            return ConfigError(
+                group, f"unknown {group} {value!r}; {describe_choices(value, group_options(group))}"
+            )
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return ConfigError("overrides", first)
+
+
+def model_mapping(
+    source: str | Path | Mapping[str, Any] | DictConfig, overrides: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The resolved model mapping for a zoo name, a YAML path, or a mapping.
+
+    Overrides are written as on the command line, with the `model.` prefix.
+    """
+    overrides = list(overrides or [])
+    for item in overrides:
+        if not item.lstrip("+~").startswith("model."):
+            raise ConfigError(item, "model overrides must start with 'model.'")
+    if isinstance(source, Path) or (isinstance(source, str) and _is_file_value(source)):
+        cfg = compose([f"model={source}", *overrides], config_name="build")
+    elif isinstance(source, str):
+        cfg = compose([f"model={source}", *overrides], config_name="build")
+    else:
+        base = source if isinstance(source, DictConfig) else OmegaConf.create(dict(source))
+        cfg = OmegaConf.create({"model": base})
+        apply_overrides(cfg, overrides)
+    try:
+        data = OmegaConf.to_container(cfg.model, resolve=True)
+    except OmegaConfBaseException as exc:
+        raise ConfigError("model", str(exc).splitlines()[0]) from exc
+    if not isinstance(data, dict):
+        raise ConfigError("model", f"got {data!r}; expected a mapping")
+    return data
