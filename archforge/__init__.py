@@ -7,6 +7,7 @@ from archforge.errors import CheckpointError, ConfigError, OptionError
 from archforge.layers import ConvNormAct, make_act, make_norm, make_shortcut
 from archforge.network import Network
 from archforge.registry import BLOCKS, HEADS, SHORTCUTS, STEMS, Registry
+from archforge.weights import load_weights
 
 __all__ = [
     "BLOCKS",
@@ -25,6 +26,7 @@ __all__ = [
     "StemConfig",
     "build",
     "load_plugins",
+    "load_weights",
     "make_act",
     "make_norm",
     "make_shortcut",

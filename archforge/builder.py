@@ -17,7 +17,7 @@ from archforge.config.schema import ModelConfig
 from archforge.config.validate import join
 from archforge.errors import ConfigError, OptionError
 from archforge.network import Network
-from archforge.options import check_options
+from archforge.options import HEAD_ARGS, STEM_ARGS, check_options
 from archforge.registry import BLOCKS, HEADS, SHORTCUTS, STEMS
 
 
@@ -56,7 +56,9 @@ def build_stem(cfg: ModelConfig) -> nn.Module:
     factory = STEMS.get(cfg.stem.type, join(path, "type"))
     paths = {k: join(join(path, "options"), k) for k in cfg.stem.options}
     paths["out_channels"] = join(path, "out_channels")
-    options = check_options(factory, cfg.stem.options, paths, f"stem '{cfg.stem.type}'")
+    options = check_options(
+        factory, cfg.stem.options, paths, f"stem '{cfg.stem.type}'", STEM_ARGS
+    )
     out = scale(cfg.stem.out_channels, cfg.width)
     with _blame(path, paths):
         if out is None:
@@ -72,7 +74,9 @@ def stage_block(cfg: ModelConfig, index: int) -> tuple[str, Callable[..., Any], 
     assert name is not None  # parse_model guarantees one of the two
     factory = BLOCKS.get(name, join(sp, "block") if stage.block else "model.block")
     options: dict[str, Any] = {}
-    paths: dict[str, str] = {}
+    # Where a block's complaint about its positional arguments points; an option of the same
+    # name (which check_options rejects) is reported at its own path instead.
+    paths = {"out_channels": join(sp, "out_channels"), "stride": join(sp, "stride")}
     if stage.block is None or stage.block == cfg.block:
         options.update(cfg.block_options)
         paths.update({k: join("model.block_options", k) for k in cfg.block_options})
@@ -85,8 +89,6 @@ def stage_block(cfg: ModelConfig, index: int) -> tuple[str, Callable[..., Any], 
         options["shortcut"], paths["shortcut"] = kind, key
     elif stage.shortcut is not None:
         raise ConfigError(join(sp, "shortcut"), f"block '{name}' has no shortcut to set")
-    paths["out_channels"] = join(sp, "out_channels")
-    paths["stride"] = join(sp, "stride")
     options = check_options(factory, options, paths, f"block '{name}'")
     return name, factory, options, paths
 
@@ -126,7 +128,9 @@ def build_head(cfg: ModelConfig, in_channels: int) -> nn.Module:
     factory = HEADS.get(cfg.head.type, join(path, "type"))
     paths = {k: join(join(path, "options"), k) for k in cfg.head.options}
     paths["num_classes"] = "model.num_classes"
-    options = check_options(factory, cfg.head.options, paths, f"head '{cfg.head.type}'")
+    options = check_options(
+        factory, cfg.head.options, paths, f"head '{cfg.head.type}'", HEAD_ARGS
+    )
     with _blame(path, paths):
         return factory(in_channels, cfg.num_classes, **options)
 

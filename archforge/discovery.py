@@ -25,7 +25,13 @@ def _distribution(ep: EntryPoint) -> str:
 
 def load_plugins() -> dict[str, str]:
     """Import each plugin module once; return {module: distribution} for what is loaded."""
-    for ep in entry_points(group=GROUP):
+    # Built-ins first, then others in a stable order, so a name clash is always blamed on
+    # the newcomer rather than on whichever package the environment happened to list first.
+    ordered = sorted(
+        entry_points(group=GROUP),
+        key=lambda ep: (_distribution(ep) != "archforge", _distribution(ep), ep.name),
+    )
+    for ep in ordered:
         if ep.value in _loaded:
             continue
         try:

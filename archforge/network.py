@@ -43,6 +43,11 @@ class Network(nn.Module):
         self.head = head
         self.config = config
         self.stage_names = stage_names
+        if any(not p.is_meta for p in self.parameters()):  # nothing to initialise on meta
+            self.init_weights()
+
+    def init_weights(self) -> None:
+        """Default initialisation, then each plugin's own `init_weights` (e.g. zero-init)."""
         self.apply(default_init)
         for module in self.modules():
             hook = getattr(module, "init_weights", None)

@@ -14,8 +14,10 @@ from typing import Any, get_type_hints
 from archforge.config.validate import check_value, type_name
 from archforge.errors import ConfigError, describe_choices
 
-# Arguments the builder supplies itself; a config may not set them through `options`.
-POSITIONAL = ("in_channels", "out_channels", "stride", "num_classes")
+# Arguments the builder supplies itself, per plugin kind; a config may not set them as options.
+BLOCK_ARGS = ("in_channels", "out_channels", "stride")
+STEM_ARGS = ("in_channels", "out_channels")
+HEAD_ARGS = ("in_channels", "num_classes")
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,9 @@ def _init_of(factory: Callable[..., Any]) -> Callable[..., Any]:
     return factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
 
 
-def option_specs(factory: Callable[..., Any]) -> dict[str, OptionSpec]:
+def option_specs(
+    factory: Callable[..., Any], builder_args: tuple[str, ...] = BLOCK_ARGS
+) -> dict[str, OptionSpec]:
     """The keyword options of a plugin, excluding the arguments the builder passes."""
     fn = _init_of(factory)
     try:
@@ -48,7 +52,7 @@ def option_specs(factory: Callable[..., Any]) -> dict[str, OptionSpec]:
     for p in inspect.signature(fn).parameters.values():
         if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
-        if p.name in POSITIONAL:
+        if p.name in builder_args:
             continue
         specs[p.name] = OptionSpec(p.name, hints.get(p.name, Any), p.default)
     return specs
@@ -60,19 +64,23 @@ def accepts_var_keywords(factory: Callable[..., Any]) -> bool:
 
 
 def check_options(
-    factory: Callable[..., Any], options: Mapping[str, Any], paths: Mapping[str, str], what: str
+    factory: Callable[..., Any],
+    options: Mapping[str, Any],
+    paths: Mapping[str, str],
+    what: str,
+    builder_args: tuple[str, ...] = BLOCK_ARGS,
 ) -> dict[str, Any]:
     """Validate option names and types; `paths` maps each option to the config path it came
     from, so errors name the place the user must edit."""
-    specs = option_specs(factory)
+    specs = option_specs(factory, builder_args)
     open_ended = accepts_var_keywords(factory)
     checked: dict[str, Any] = {}
     for name, value in options.items():
         path = paths.get(name, name)
         spec = specs.get(name)
         if spec is None:
-            if name in POSITIONAL:
-                raise ConfigError(path, f"is set by the stage itself, not as an option of {what}")
+            if name in builder_args:
+                raise ConfigError(path, f"is set by the builder, not as an option of {what}")
             if open_ended:
                 checked[name] = value
                 continue

@@ -23,6 +23,9 @@ from omegaconf.errors import OmegaConfBaseException
 from archforge.errors import ConfigError, describe_choices
 
 
+LATE_GROUPS = ("model.", "search.")
+
+
 def conf_dir() -> Path:
     """The shipped `conf/` folder (installed as the `archforge_conf` package)."""
     return Path(str(files("archforge_conf")))
@@ -88,8 +91,10 @@ def compose(overrides: Sequence[str] | None = None, config_name: str = "config")
             file_groups[key] = value
         else:
             rest.append(item)
-    group_keys = tuple(f"{g}." for g in file_groups)
-    late = [o for o in rest if o.lstrip("+~").startswith(group_keys)]
+    # Values inside model/search are checked by archforge's own schema (which names the key
+    # and suggests the closest one), so they are applied after Hydra, outside its struct mode;
+    # that also lets open mappings such as `model.block_options` take new keys.
+    late = [o for o in rest if o.lstrip("+~").startswith(LATE_GROUPS)]
     early = [o for o in rest if o not in late]
     cfg = _hydra_compose(config_name, early)
     for group, path in file_groups.items():
@@ -125,8 +130,8 @@ def _explain(exc: HydraException, overrides: list[str]) -> ConfigError:
             return ConfigError(
                 group, f"unknown {group} {value!r}; {describe_choices(value, group_options(group))}"
             )
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return ConfigError("overrides", first)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return ConfigError("overrides", "; ".join(lines[:2]) if lines else type(exc).__name__)
 
 
 def model_mapping(

@@ -1,0 +1,98 @@
+"""`archforge summary`, `archforge blocks` and `archforge zoo`: inspection commands."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from archforge.api import resolve
+from archforge.check import check
+from archforge.config.compose import compose, zoo_names
+from archforge.config.parse import parse_model
+from archforge.discovery import load_plugins
+from archforge.errors import ConfigError
+from archforge.options import BLOCK_ARGS, HEAD_ARGS, STEM_ARGS, option_specs
+from archforge.registry import BLOCKS, HEADS, SHORTCUTS, STEMS, Registry
+from archforge.summary import fmt_shape, human
+
+
+def _console() -> Console:
+    return Console(width=max(Console().width, 110))
+
+
+def summary(args: list[str]) -> int:
+    """archforge summary model=<name or path> [model.key=value ...]"""
+    from omegaconf import OmegaConf
+
+    load_plugins()
+    cfg = compose(args, config_name="build")
+    report = check(parse_model(OmegaConf.to_container(cfg.model, resolve=True)))  # type: ignore[arg-type]
+    table = Table(title=f"{report.name}  (input {fmt_shape(report.input_shape)})")
+    for col, justify in (("layer", "left"), ("plugin", "left"), ("output", "right"),
+                         ("params", "right"), ("MACs", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for row in report.rows:
+        table.add_row(row.name, row.kind, fmt_shape(row.out_shape), f"{row.params:,}",
+                      f"{row.macs:,}")
+    table.add_section()
+    table.add_row("total", "", "", f"{report.total_params:,}", f"{report.total_macs:,}")
+    console = _console()
+    console.print(table)
+    console.print(
+        f"{report.total_params:,} params ({human(report.total_params)}), "
+        f"{report.total_macs:,} MACs ({human(report.total_macs)}) at batch size 1"
+    )
+    return 0
+
+
+def _first_line(obj: Callable[..., Any]) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def blocks(args: list[str]) -> int:
+    """archforge blocks [name]: registered plugins, their options and docstrings."""
+    load_plugins()
+    console = _console()
+    registries: list[tuple[Registry[Any], tuple[str, ...]]] = [
+        (BLOCKS, BLOCK_ARGS), (SHORTCUTS, BLOCK_ARGS), (STEMS, STEM_ARGS), (HEADS, HEAD_ARGS)
+    ]
+    wanted = set(args)
+    for registry, builder_args in registries:
+        table = Table(title=f"{registry.kind}s", show_lines=True)
+        table.add_column("name", style="bold")
+        table.add_column("options")
+        table.add_column("description")
+        for name in registry.names():
+            if wanted and name not in wanted:
+                continue
+            entry = registry.entry(name)
+            opts = "\n".join(s.describe() for s in option_specs(entry.factory, builder_args).values())
+            table.add_row(name, opts or "-", f"{_first_line(entry.factory)}\n[dim]{entry.origin}")
+        if table.row_count:
+            console.print(table)
+    return 0
+
+
+def zoo(args: list[str]) -> int:
+    """archforge zoo: every model under conf/model with its params and MACs."""
+    names = args or zoo_names()
+    table = Table(title="archforge model zoo")
+    for col in ("model", "input", "classes", "params", "MACs"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    failures = 0
+    for name in names:
+        try:
+            report = check(resolve(name))
+        except ConfigError as exc:
+            table.add_row(name, "", "", "[red]error", str(exc))
+            failures += 1
+            continue
+        table.add_row(name, fmt_shape(report.input_shape), str(report.rows[-1].out_shape[0]),
+                      f"{report.total_params:,}", f"{human(report.total_macs)}")
+    _console().print(table)
+    return 1 if failures else 0

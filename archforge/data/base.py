@@ -1,0 +1,182 @@
+"""The shared shape of every archforge data module: config schema, loaders, preprocessing.
+
+A dataset kind subclasses `ImageDataModule`, names its config dataclass in `config_class`,
+and fills `train_set` / `val_set` in `build_datasets`. Samples are raw pixels (uint8, or
+float in [0, 1]); the loaders' collate step scales, augments (train only) and normalises
+whole batches, so every kind gets the same batch format: float32 NCHW images, int64 labels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from archforge.config.validate import from_mapping, require
+from archforge.data.imaging import image_to_tensor
+from archforge.data.transforms import (
+    AugmentConfig,
+    BatchTransform,
+    Normalize,
+    build_augment,
+    to_unit_float,
+)
+from archforge.errors import ConfigError
+
+
+class DataWarning(UserWarning):
+    """Data that is skipped rather than fatal: an unreadable image, an empty class folder."""
+
+
+@dataclass
+class DataConfig:
+    """Keys every `conf/data/*.yaml` has. `mean`/`std` null means the kind's own default."""
+
+    name: str = ""
+    num_classes: int = 10
+    channels: int = 3
+    image_size: int = 32  # square side fed to the model
+    batch_size: int = 64
+    num_workers: int = 0
+    seed: int = 0  # split and shuffling order; augmentation follows torch's global seed
+    mean: tuple[float, ...] | None = None  # per channel, on pixels scaled to [0, 1]
+    std: tuple[float, ...] | None = None
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    pin_memory: bool = False  # worth turning on when training on a GPU
+    drop_last: bool = False  # drop a short last train batch (BatchNorm fails on a batch of 1)
+
+    def check(self, path: str = "data") -> None:
+        """Range checks the types alone cannot express; errors name `path.<key>`."""
+        require(self.num_classes >= 2, f"{path}.num_classes", self.num_classes, "at least 2")
+        require(self.channels >= 1, f"{path}.channels", self.channels, "at least 1")
+        require(self.image_size >= 1, f"{path}.image_size", self.image_size, "at least 1")
+        require(self.batch_size >= 1, f"{path}.batch_size", self.batch_size, "at least 1")
+        require(self.num_workers >= 0, f"{path}.num_workers", self.num_workers, ">= 0")
+        for key in ("mean", "std"):
+            value = getattr(self, key)
+            require(
+                value is None or len(value) == self.channels,
+                f"{path}.{key}",
+                value,
+                f"{self.channels} values (one per channel, data.channels={self.channels}) "
+                "or null for the dataset's default",
+            )
+        if self.std is not None:
+            require(all(s > 0 for s in self.std), f"{path}.std", self.std, "positive values")
+        self.augment.check(f"{path}.augment")
+
+
+def to_plain_mapping(data: Mapping[str, Any] | DictConfig, path: str = "data") -> dict[str, Any]:
+    """A resolved plain dict from a DictConfig or any mapping."""
+    if isinstance(data, DictConfig):
+        try:
+            container = OmegaConf.to_container(data, resolve=True)
+        except Exception as exc:  # an unresolvable interpolation, say
+            raise ConfigError(path, str(exc).splitlines()[0]) from exc
+        assert isinstance(container, dict)  # a DictConfig always converts to a dict
+        return {str(k): v for k, v in container.items()}
+    if not isinstance(data, Mapping):
+        raise ConfigError(path, f"got {data!r}; expected a mapping")
+    return dict(data)
+
+
+class ImageDataModule(L.LightningDataModule):
+    """A LightningDataModule for image classification with archforge's config conventions.
+
+    Attributes the model and CLI read: `num_classes`, `channels`, `image_size`,
+    `class_names`, `mean`, `std`; `preprocess(image)` prepares one Pillow image for
+    prediction; `setup()` then `train_dataloader()` / `val_dataloader()` give batches of
+    (float32 NCHW images, int64 labels).
+    """
+
+    config_class: ClassVar[type[DataConfig]] = DataConfig
+    default_mean: ClassVar[float] = 0.5  # per channel, when the config's mean is null
+    default_std: ClassVar[float] = 0.25
+
+    def __init__(self, config: DataConfig, class_names: list[str] | None = None) -> None:
+        super().__init__()
+        config.check()
+        self.config = config
+        self.num_classes: int = config.num_classes
+        self.channels: int = config.channels
+        self.image_size: int = config.image_size
+        self.class_names: list[str] = class_names or [str(i) for i in range(config.num_classes)]
+        default_mean, default_std = self.default_stats(self.channels)
+        self.mean: tuple[float, ...] = tuple(config.mean or default_mean)
+        self.std: tuple[float, ...] = tuple(config.std or default_std)
+        self.normalize = Normalize(self.mean, self.std)
+        self.augment = build_augment(config.augment)
+        self.train_set: Dataset[Any] | None = None
+        self.val_set: Dataset[Any] | None = None
+        # Stored in Lightning checkpoints, so `predict` can rebuild preprocessing from one.
+        # Lists, not tuples: loggers write these to hparams.yaml.
+        resolved = {"mean": list(self.mean), "std": list(self.std)}
+        self.save_hyperparameters(
+            {**dataclasses.asdict(config), **resolved, "class_names": list(self.class_names)}
+        )
+
+    @classmethod
+    def from_config(
+        cls, data: Mapping[str, Any] | DictConfig, path: str = "data"
+    ) -> ImageDataModule:
+        """Validate a mapping against `config_class` and build the module."""
+        return cls(from_mapping(cls.config_class, to_plain_mapping(data, path), path))
+
+    # -- what a subclass provides -------------------------------------------------------
+    def default_stats(self, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Per-channel (mean, std) used where the config leaves `mean` / `std` null."""
+        return (self.default_mean,) * channels, (self.default_std,) * channels
+
+    def build_datasets(self) -> tuple[Dataset[Any], Dataset[Any]]:
+        """(train, val) datasets of raw-pixel samples; called once, from `setup`."""
+        raise NotImplementedError
+
+    # -- Lightning hooks ----------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is None or self.val_set is None:
+            self.train_set, self.val_set = self.build_datasets()
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        self.setup("fit")
+        assert self.train_set is not None  # set by setup()
+        return self._loader(self.train_set, train=True)
+
+    def val_dataloader(self) -> DataLoader[Any]:
+        self.setup("validate")
+        assert self.val_set is not None  # set by setup()
+        return self._loader(self.val_set, train=False)
+
+    def test_dataloader(self) -> DataLoader[Any]:
+        """The held-out set (validation and test are the same data here)."""
+        return self.val_dataloader()
+
+    def _loader(self, dataset: Dataset[Any], train: bool) -> DataLoader[Any]:
+        cfg = self.config
+        # A generator of our own makes the shuffling order a function of data.seed alone;
+        # it advances across epochs because Lightning keeps iterating the same loader.
+        generator = torch.Generator().manual_seed(cfg.seed)
+        return DataLoader(
+            dataset,
+            batch_size=cfg.batch_size,
+            shuffle=train,
+            drop_last=train and cfg.drop_last,
+            num_workers=cfg.num_workers,
+            persistent_workers=cfg.num_workers > 0,
+            pin_memory=cfg.pin_memory,
+            generator=generator,
+            collate_fn=BatchTransform(self.normalize, self.augment if train else None),
+        )
+
+    # -- prediction ---------------------------------------------------------------------
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """One Pillow image as a (C, H, W) float tensor, resized and normalised exactly as
+        validation images are (no augmentation)."""
+        pixels = image_to_tensor(image, self.channels, self.image_size)
+        return self.normalize(to_unit_float(pixels))

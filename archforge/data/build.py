@@ -1,0 +1,33 @@
+"""`build_datamodule`: the composed `data` config becomes a ready-to-use data module."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from omegaconf import DictConfig
+
+from archforge.data.base import ImageDataModule, to_plain_mapping
+from archforge.data.registry import DATASETS
+from archforge.errors import ConfigError
+
+
+def build_datamodule(data: Mapping[str, Any] | DictConfig, path: str = "data") -> ImageDataModule:
+    """Build the data module `data.name` names, validating every key against its schema.
+
+    Errors are `ConfigError`s naming the key (`data.root`, `data.num_classes`, ...). Paths
+    are checked here, not at the first batch, so a typo fails before any training starts.
+    """
+    mapping = to_plain_mapping(data, path)
+    name = mapping.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(
+            f"{path}.name", f"got {name!r}; expected a dataset kind: {', '.join(DATASETS)}"
+        )
+    if name not in DATASETS:
+        # Third-party kinds register when their plugin modules are imported.
+        from archforge.discovery import load_plugins
+
+        load_plugins()
+    kind = DATASETS.get(name, f"{path}.name")
+    return kind.from_config(mapping, path)

@@ -1,0 +1,75 @@
+"""scikit-learn's bundled 8x8 handwritten digits: archforge's embedded default data.
+
+1,797 grayscale images, values 0..16 (bright ink on a dark background), 10 classes,
+shipped inside scikit-learn, so training works with no download and no set-up. The whole
+set lives in memory as tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from archforge.config.validate import require
+from archforge.data.base import DataConfig, ImageDataModule
+from archforge.data.registry import DATASETS
+from archforge.data.split import check_fraction, stratified_split
+from archforge.data.tensors import TensorImageDataset
+from archforge.data.transforms import AugmentConfig
+
+NATIVE_SIZE = 8
+MAX_VALUE = 16.0  # the digits' pixel range is 0..16
+
+
+@dataclass
+class DigitsConfig(DataConfig):
+    name: str = "digits"
+    num_classes: int = 10
+    channels: int = 1
+    image_size: int = NATIVE_SIZE  # larger values upsample once, in memory
+    batch_size: int = 64
+    val_fraction: float = 0.2
+    # Whole-set pixel statistics after scaling to [0, 1].
+    mean: tuple[float, ...] | None = (0.3053,)
+    std: tuple[float, ...] | None = (0.3760,)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def check(self, path: str = "data") -> None:
+        super().check(path)
+        require(self.num_classes == 10, f"{path}.num_classes", self.num_classes, "10 (digits)")
+        require(self.channels == 1, f"{path}.channels", self.channels, "1 (grayscale digits)")
+        require(
+            self.image_size >= NATIVE_SIZE,
+            f"{path}.image_size",
+            self.image_size,
+            f">= {NATIVE_SIZE} (the digits are {NATIVE_SIZE}x{NATIVE_SIZE})",
+        )
+        check_fraction(self.val_fraction, f"{path}.val_fraction")
+
+
+@DATASETS.register("digits")
+class DigitsDataModule(ImageDataModule):
+    """The digits with a seeded, stratified train/val split (default 1,438 / 359)."""
+
+    config_class = DigitsConfig
+    config: DigitsConfig
+
+    def build_datasets(self) -> tuple[TensorImageDataset, TensorImageDataset]:
+        from sklearn.datasets import load_digits  # imported here: sklearn adds ~1 s at start-up
+
+        digits = load_digits()
+        images = torch.from_numpy(digits.images.astype(np.float32) / MAX_VALUE).unsqueeze(1)
+        if self.image_size != NATIVE_SIZE:
+            images = F.interpolate(
+                images, size=(self.image_size,) * 2, mode="bilinear", align_corners=False
+            ).clamp_(0.0, 1.0)
+        labels = torch.from_numpy(digits.target.astype(np.int64))
+        train, val = stratified_split(digits.target, self.config.val_fraction, self.config.seed)
+        train_idx, val_idx = torch.from_numpy(train), torch.from_numpy(val)
+        return (
+            TensorImageDataset(images[train_idx].contiguous(), labels[train_idx]),
+            TensorImageDataset(images[val_idx].contiguous(), labels[val_idx]),
+        )

@@ -1,0 +1,230 @@
+"""Images in one sub-folder per class, the layout of the seeds' cats-vs-dogs example:
+
+    training_set/cats/cat.1.jpg   training_set/dogs/dog.1.jpg   ...
+    test_set/cats/...             test_set/dogs/...
+
+Set `train_dir` and `val_dir` for separate folders, or `root` alone for a seeded,
+stratified `val_fraction` split. Class indices follow the sorted folder names. Files are
+decoded with Pillow and resized to `image_size`; every file is verified during `setup`, and
+one that cannot be read is skipped with a warning naming it, so no epoch dies on a bad file.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from archforge.data.base import DataConfig, DataWarning, ImageDataModule
+from archforge.data.imaging import load_image, pil_mode, verify_image
+from archforge.data.registry import DATASETS
+from archforge.data.split import check_fraction, stratified_split
+from archforge.data.transforms import AugmentConfig
+from archforge.errors import ConfigError
+
+Sample = tuple[Path, int]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# The mean of ImageNet's channel statistics, for grayscale (channels=1) images.
+IMAGENET_GRAY_MEAN = (0.449,)
+IMAGENET_GRAY_STD = (0.226,)
+
+
+@dataclass
+class ImageFolderConfig(DataConfig):
+    name: str = "image_folder"
+    root: str | None = None  # one folder, split by val_fraction
+    train_dir: str | None = None  # or separate folders
+    val_dir: str | None = None  # null with train_dir: split train_dir by val_fraction
+    val_fraction: float = 0.2
+    num_classes: int = 2
+    channels: int = 3
+    image_size: int = 224
+    batch_size: int = 32
+    verify: bool = True  # check every file during setup (Pillow's verify, no full decode)
+    # The seeds' Keras ImageDataGenerator: horizontal_flip, shear_range, zoom_range=0.2.
+    augment: AugmentConfig = field(
+        default_factory=lambda: AugmentConfig(hflip=True, shear=10.0, zoom=0.2)
+    )
+
+    def check(self, path: str = "data") -> None:
+        super().check(path)
+        pil_mode(self.channels)  # 1 or 3 channels: what Pillow decodes to
+        check_fraction(self.val_fraction, f"{path}.val_fraction")
+        if (self.root is None) == (self.train_dir is None):
+            raise ConfigError(
+                f"{path}.root",
+                f"set exactly one of {path}.root (split by {path}.val_fraction) and "
+                f"{path}.train_dir (with {path}.val_dir for a separate validation folder); "
+                f"got root={self.root!r}, train_dir={self.train_dir!r}",
+            )
+        if self.val_dir is not None and self.train_dir is None:
+            raise ConfigError(f"{path}.val_dir", f"needs {path}.train_dir, not {path}.root")
+
+
+def _folder(value: str, key: str) -> Path:
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise ConfigError(key, f"folder not found: {path}")
+    return path
+
+
+def class_folders(root: Path) -> list[str]:
+    """Sorted names of the visible sub-folders of `root`."""
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def list_files(folder: Path) -> list[Path]:
+    """Every visible file under `folder`, recursively, in a stable order."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        # Hidden files (.DS_Store, editor swap files) are not images anyone meant to add.
+        found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
+    return found
+
+
+def _warn_skipped(path: Path, reason: str) -> None:
+    warnings.warn(f"skipping unreadable image {path}: {reason}", DataWarning, stacklevel=3)
+
+
+def scan(root: Path, classes: list[str], verify: bool) -> list[Sample]:
+    """(file, class index) for every file under the class folders, minus unreadable ones."""
+    samples: list[Sample] = []
+    for label, name in enumerate(classes):
+        folder = root / name
+        if not folder.is_dir():
+            continue
+        for path in list_files(folder):
+            reason = verify_image(path) if verify else None
+            if reason is None:
+                samples.append((path, label))
+            else:
+                _warn_skipped(path, reason)
+    return samples
+
+
+class ImageFileDataset(Dataset[tuple[torch.Tensor, int]]):
+    """Decodes `(file, label)` samples on access to (C, size, size) uint8 tensors.
+
+    A file that passed `verify()` can still fail to decode (a truncated JPEG, say). Rather
+    than end the epoch, it is reported once and replaced by the next readable sample, so
+    batches keep their size.
+    """
+
+    def __init__(self, samples: list[Sample], channels: int, size: int) -> None:
+        self.samples = samples
+        self.channels = channels
+        self.size = size
+        self.bad: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        for step in range(len(self.samples)):
+            i = (index + step) % len(self.samples)
+            if i in self.bad:
+                continue
+            path, label = self.samples[i]
+            try:
+                return load_image(path, self.channels, self.size), label
+            except Exception as exc:  # any decode failure: skip, never crash mid-epoch
+                self.bad.add(i)
+                _warn_skipped(path, f"{type(exc).__name__}: {exc}")
+        raise RuntimeError("no image in this dataset could be decoded")
+
+    @property
+    def targets(self) -> list[int]:
+        return [label for _, label in self.samples]
+
+
+@DATASETS.register("image_folder")
+class ImageFolderDataModule(ImageDataModule):
+    """Class-per-folder images, decoded with Pillow; folders are checked when it is built."""
+
+    config_class = ImageFolderConfig
+    config: ImageFolderConfig
+
+    def __init__(self, config: ImageFolderConfig) -> None:
+        config.check()
+        if config.root is not None:
+            self.train_root, self.train_key = _folder(config.root, "data.root"), "data.root"
+        else:
+            assert config.train_dir is not None  # check() requires root or train_dir
+            self.train_root = _folder(config.train_dir, "data.train_dir")
+            self.train_key = "data.train_dir"
+        self.val_root = None if config.val_dir is None else _folder(config.val_dir, "data.val_dir")
+        classes = class_folders(self.train_root)
+        self._check_classes(classes, config.num_classes)
+        super().__init__(config, class_names=classes)
+
+    def default_stats(self, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """ImageNet's statistics: the usual choice for photos, and for pretrained weights."""
+        if channels == 3:
+            return IMAGENET_MEAN, IMAGENET_STD
+        return IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
+
+    def _check_classes(self, classes: list[str], num_classes: int) -> None:
+        if not classes:
+            raise ConfigError(
+                self.train_key,
+                f"{self.train_root} has no class sub-folders; expected one folder per class "
+                "(e.g. cats/ and dogs/) holding that class's images",
+            )
+        if len(classes) != num_classes:
+            raise ConfigError(
+                "data.num_classes",
+                f"is {num_classes}, but {self.train_root} has {len(classes)} class folders: "
+                f"{', '.join(classes)}",
+            )
+        if self.val_root is not None:
+            extra = sorted(set(class_folders(self.val_root)) - set(classes))
+            if extra:
+                raise ConfigError(
+                    "data.val_dir",
+                    f"{self.val_root} has class folders not in {self.train_root}: "
+                    f"{', '.join(extra)}",
+                )
+
+    def build_datasets(self) -> tuple[ImageFileDataset, ImageFileDataset]:
+        cfg = self.config
+        train = scan(self.train_root, self.class_names, cfg.verify)
+        self._check_nonempty(train, self.train_root, self.train_key)
+        if self.val_root is not None:
+            val = scan(self.val_root, self.class_names, cfg.verify)
+        else:
+            train_idx, val_idx = stratified_split(
+                [label for _, label in train], cfg.val_fraction, cfg.seed
+            )
+            train, val = [train[i] for i in train_idx], [train[i] for i in val_idx]
+        if self.val_root is not None:
+            self._check_nonempty(val, self.val_root, "data.val_dir")
+        else:
+            self._check_nonempty(val, self.train_root, "data.val_fraction")
+        self._warn_empty_classes(train)
+        size = cfg.image_size
+        return (
+            ImageFileDataset(train, cfg.channels, size),
+            ImageFileDataset(val, cfg.channels, size),
+        )
+
+    def _check_nonempty(self, samples: list[Sample], folder: Path, key: str) -> None:
+        if not samples:
+            raise ConfigError(key, f"no readable images under {folder}")
+
+    def _warn_empty_classes(self, samples: Iterable[Sample]) -> None:
+        present = {label for _, label in samples}
+        for label, name in enumerate(self.class_names):
+            if label not in present:
+                warnings.warn(
+                    f"class folder {self.train_root / name} has no readable training images",
+                    DataWarning,
+                    stacklevel=3,
+                )

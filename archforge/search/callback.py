@@ -1,0 +1,112 @@
+"""The Lightning callback that connects a training run to its Optuna trial.
+
+After every validation epoch rank 0 reports the monitored metric (`val/acc`) at step
+`epoch + 1` and asks the pruner; the decision is broadcast from rank 0 so that under DDP
+every rank stops at the same epoch (`trainer.should_stop`), and the reason is written to
+the trial's user attrs in the storage, where the objective reads it after `fit` returns -
+also when the ranks ran in spawned processes whose callback objects never come back.
+No exception is raised inside Lightning's loop: the run ends normally and the objective
+turns the recorded decision into `optuna.TrialPruned`.
+
+Non-finite training or validation losses stop the run the same way, with their reason.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import optuna
+
+from archforge.search.mo_pruning import CurveMedianRule
+
+
+class TrialCallback(L.Callback):
+    def __init__(
+        self,
+        trial: optuna.Trial,
+        storage_url: str,
+        monitor: str = "val/acc",
+        multi_rule: CurveMedianRule | None = None,
+        multi_objective: bool = False,
+    ) -> None:
+        self._trial: optuna.Trial | None = trial
+        self.storage_url = storage_url
+        self.study_name = trial.study.study_name
+        self.trial_id = trial._trial_id
+        self.monitor = monitor
+        self.multi_objective = multi_objective
+        self.multi_rule = multi_rule
+        self.curve: list[float] = []
+        self.stop_reason: str | None = None
+        self.pruned = False
+        self.epochs = 0
+
+    # spawned DDP ranks get a pickled copy: the trial is reopened from the storage there
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_trial"] = None
+        return state
+
+    @property
+    def trial(self) -> optuna.Trial:
+        if self._trial is None:
+            from archforge.search.study import open_storage
+
+            study = optuna.load_study(study_name=self.study_name,
+                                      storage=open_storage(self.storage_url))
+            self._trial = optuna.Trial(study, self.trial_id)
+        return self._trial
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           outputs: Any, batch: Any, batch_idx: int) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if loss is not None and not bool(loss.detach().isfinite().all()):
+            self._stop(trainer, f"non-finite training loss ({float(loss.detach().mean())}) at "
+                       f"epoch {trainer.current_epoch + 1}", pruned=True)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        step = trainer.current_epoch + 1
+        decision: tuple[bool, str | None] = (False, None)
+        if trainer.is_global_zero:
+            decision = self._judge(trainer, step)
+        decision = trainer.strategy.broadcast(decision, src=0)
+        self.epochs = step
+        if decision[0]:
+            self._stop(trainer, decision[1] or "pruned", pruned=True)
+
+    def _judge(self, trainer: L.Trainer, step: int) -> tuple[bool, str | None]:
+        metrics = trainer.callback_metrics
+        value = metrics.get(self.monitor)
+        if value is None:
+            return False, None
+        value = float(value)
+        val_loss = metrics.get("val/loss")
+        if not math.isfinite(value) or (val_loss is not None and not math.isfinite(val_loss)):
+            return True, f"non-finite validation metric at epoch {step}"
+        self.curve.append(value)
+        trial = self.trial
+        trial.set_user_attr("curve", list(self.curve))
+        trial.set_user_attr("epochs", step)
+        if not self.multi_objective:
+            trial.report(value, step)
+            if trial.should_prune():
+                return True, f"pruned at epoch {step} ({self.monitor}={value:.4f})"
+            return False, None
+        # Optuna refuses report() with several objectives: write the curve point directly
+        trial.study._storage.set_trial_intermediate_value(self.trial_id, step, value)
+        if self.multi_rule and self.multi_rule.should_prune(trial.study, self.trial_id, step,
+                                                            self.curve):
+            return True, (f"pruned at epoch {step} by the accuracy-curve median rule "
+                          f"({self.monitor}={value:.4f})")
+        return False, None
+
+    def _stop(self, trainer: L.Trainer, reason: str, pruned: bool) -> None:
+        trainer.should_stop = True
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self.pruned = pruned
+            self.trial.set_user_attr("stop_reason", reason)

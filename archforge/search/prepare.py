@@ -1,0 +1,76 @@
+"""From command-line overrides to everything a worker needs: settings, space, study.
+
+Every worker process calls `prepare` with the same overrides and gets the same result, so
+workers share nothing but the storage.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from omegaconf import DictConfig, OmegaConf
+
+from archforge.config.compose import compose
+from archforge.errors import ConfigError
+from archforge.search.mo_pruning import CurveMedianRule
+from archforge.search.objective import Context
+from archforge.search.pruners import make_pruner
+from archforge.search.samplers import make_sampler
+from archforge.search.settings import COST_METRICS, SearchSettings, parse_settings
+from archforge.search.space import SearchSpace, compile_space
+from archforge.search.study import open_study
+
+
+@dataclass
+class Prepared:
+    settings: SearchSettings
+    cfg: DictConfig
+    base_overrides: list[str]
+    space: SearchSpace
+    base: dict[str, Any]
+
+    def context(self) -> Context:
+        rule = None
+        if self.settings.multi_objective:
+            monitor = next(o for o in self.settings.objectives if o.metric not in COST_METRICS)
+            rule = CurveMedianRule.from_pruner(self.settings.pruner,
+                                               maximize=monitor.direction == "maximize")
+        return Context(self.settings, self.space, self.base_overrides, rule)
+
+    def max_epochs(self) -> int:
+        return int(OmegaConf.select(self.cfg, "trainer.max_epochs", default=1) or 1)
+
+    def study(self, worker: int = 0) -> optuna.Study:
+        s = self.settings
+        seed = None if s.seed is None else s.seed + worker
+        sampler = make_sampler(s.sampler, self.space, seed, s.multi_objective)
+        pruner = None if s.multi_objective else make_pruner(s.pruner, self.max_epochs())
+        return open_study(s, self.base, self.space.spec(), sampler, pruner)
+
+
+def prepare(args: Sequence[str]) -> Prepared:
+    args = list(args)
+    if not any(a.split("=", 1)[0] == "search" for a in args):
+        raise ConfigError("search", "which search space? pass search=<name> (conf/search/) or "
+                          "search=<path.yaml>")
+    cfg = compose(args, "config")
+    settings = parse_settings(cfg)
+    base_overrides = args
+    if settings.overrides:  # the space's own defaults (trainer.max_epochs, ...) go first
+        base_overrides = [*settings.overrides, *args]
+        cfg = compose(base_overrides, "config")
+        settings = parse_settings(cfg)
+    base = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(base, dict)
+    space = compile_space(settings.space, base)
+    return Prepared(settings, cfg, base_overrides, space, base)
+
+
+def quiet() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,73 @@
+"""Optuna samplers from config: a short name, `{name: ..., **kwargs}` or `{_target_: ...}`.
+
+TPE (Bergstra et al. 2011) is the default; `random`, `grid` (over the space's categorical
+and integer values), `cmaes` (Hansen 2016) and `nsga2` (Deb et al. 2002, for several
+objectives) are one word away. Each worker seeds its sampler with `search.seed + worker`, so
+two workers never propose the same random start-up candidates.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import optuna
+
+from archforge.errors import ConfigError, describe_choices
+from archforge.search.space import SearchSpace
+from archforge.search.target import instantiate_target
+
+SAMPLERS: dict[str, type[optuna.samplers.BaseSampler]] = {
+    "tpe": optuna.samplers.TPESampler,
+    "random": optuna.samplers.RandomSampler,
+    "grid": optuna.samplers.GridSampler,
+    "cmaes": optuna.samplers.CmaEsSampler,
+    "nsga2": optuna.samplers.NSGAIISampler,
+    "nsgaii": optuna.samplers.NSGAIISampler,
+}
+
+
+def make_sampler(
+    spec: Any, space: SearchSpace, seed: int | None, multi_objective: bool
+) -> optuna.samplers.BaseSampler:
+    key = "search.sampler"
+    if spec is None:
+        spec = "nsga2" if multi_objective else "tpe"
+    if isinstance(spec, dict) and "_target_" in spec:
+        kwargs = dict(spec)
+        if seed is not None and "seed" not in kwargs and _takes_seed(kwargs["_target_"]):
+            kwargs["seed"] = seed
+        sampler = instantiate_target(kwargs, key)
+        if not isinstance(sampler, optuna.samplers.BaseSampler):
+            raise ConfigError(f"{key}._target_", f"{type(sampler).__name__} is not an Optuna "
+                              "sampler")
+        return sampler
+    if isinstance(spec, str):
+        name, kwargs = spec, {}
+    elif isinstance(spec, dict) and "name" in spec:
+        kwargs = {k: v for k, v in spec.items() if k != "name"}
+        name = spec["name"]
+    else:
+        raise ConfigError(key, f"got {spec!r}; expected a name ({', '.join(SAMPLERS)}), "
+                          "{name: ..., options...} or {_target_: ...}")
+    cls = SAMPLERS.get(str(name).lower())
+    if cls is None:
+        raise ConfigError(f"{key}.name" if isinstance(spec, dict) else key,
+                          f"unknown sampler {name!r}; {describe_choices(str(name), SAMPLERS)}")
+    if cls is optuna.samplers.GridSampler and "search_space" not in kwargs:
+        kwargs["search_space"] = space.grid()
+    if seed is not None and "seed" not in kwargs:
+        kwargs["seed"] = seed
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(key, f"{cls.__name__}: {exc}") from exc
+
+
+def _takes_seed(target: str) -> bool:
+    try:
+        from archforge.search.target import locate
+
+        return "seed" in inspect.signature(locate(target, "search.sampler._target_")).parameters
+    except (ConfigError, TypeError, ValueError):
+        return False

@@ -1,0 +1,226 @@
+"""Where a study lives: storage URLs, the config fingerprint, orphaned trials, the trial count.
+
+- `search.storage: null` keeps the study in an Optuna journal file at
+  `<search.root>/<study_name>/journal.log`: a deterministic path, so re-running the same
+  command resumes. A `*.log`/`*.journal` path (or `journal:PATH`) is a journal file too;
+  `redis://` a journal in Redis; anything else with `://` (sqlite, postgresql, mysql) is
+  SQLAlchemy's RDB storage. `optuna.load_study` and optuna-dashboard read all of them.
+- The study stores a fingerprint of the resolved base config and space; a run whose
+  fingerprint differs is refused, because its trials would not be comparable.
+- Orphans: every running trial carries its worker's host, pid and a heartbeat time. A
+  RUNNING trial whose process is gone (same host) or whose heartbeat is older than
+  `search.heartbeat_grace` is marked FAIL with `reason` and `retry`, and its parameters are
+  enqueued again (up to `search.max_retries` times).
+- The count toward `search.n_trials` is every finished trial (COMPLETE, PRUNED - including
+  infeasible candidates - and FAIL), except failures that were re-queued for another try.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import socket
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from archforge.errors import ConfigError
+from archforge.search.settings import SearchSettings, short_hash
+
+FINGERPRINT = "archforge:fingerprint"
+BASE_CONFIG = "archforge:base_config"
+SPACE = "archforge:space"
+HOST = socket.gethostname()
+
+_storages: dict[str, BaseStorage] = {}
+
+
+def is_journal_path(url: str) -> bool:
+    return url.startswith("journal:") or "://" not in url
+
+
+def open_storage(url: str) -> BaseStorage:
+    """An Optuna storage for a URL or journal file path (one object per URL and process)."""
+    if url in _storages:
+        return _storages[url]
+    storage: BaseStorage
+    try:
+        if url.startswith("redis://"):
+            from optuna.storages.journal import JournalRedisBackend
+
+            storage = optuna.storages.JournalStorage(JournalRedisBackend(url))
+        elif is_journal_path(url):
+            path = Path(url.removeprefix("journal:")).expanduser()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            storage = optuna.storages.JournalStorage(
+                optuna.storages.journal.JournalFileBackend(str(path))
+            )
+        else:
+            storage = optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+    except (ImportError, ValueError, OSError) as exc:
+        raise ConfigError("search.storage", f"cannot open {url!r}: {exc}") from exc
+    except Exception as exc:  # SQLAlchemy's connection errors are not ValueError
+        raise ConfigError("search.storage", f"cannot open {url!r}: {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0]}") from exc
+    _storages[url] = storage
+    return storage
+
+
+def fingerprint(base: dict[str, Any], space: dict[str, Any], settings: SearchSettings) -> str:
+    return short_hash(json.dumps(_comparable(base, space, settings), sort_keys=True,
+                                 default=str))
+
+
+# search.* keys that do not change what a trial measures: they may differ between runs
+VOLATILE_SEARCH_KEYS = {
+    "study_name", "storage", "root", "n_trials", "n_workers", "timeout", "progress", "threads",
+    "heartbeat_interval", "heartbeat_grace", "export", "max_retries", "sampler", "pruner",
+    "seed", "checkpoints",
+}
+VOLATILE_KEYS = {"run_dir", "progress"}
+
+
+def _comparable(base: dict[str, Any], space: dict[str, Any],
+                settings: SearchSettings) -> dict[str, Any]:
+    cfg = {k: v for k, v in base.items() if k not in VOLATILE_KEYS}
+    search = cfg.get("search") or {}
+    cfg["search"] = {k: v for k, v in search.items() if k not in VOLATILE_SEARCH_KEYS}
+    cfg["search"]["space"] = space  # compiled: `*` expanded, paths normalized
+    cfg["search"]["objectives"] = [[o.metric, o.direction] for o in settings.objectives]
+    return cfg
+
+
+def open_study(
+    settings: SearchSettings,
+    base: dict[str, Any],
+    space: dict[str, Any],
+    sampler: optuna.samplers.BaseSampler | None = None,
+    pruner: optuna.pruners.BasePruner | None = None,
+) -> optuna.Study:
+    """Create or join the study; refuse one made from another space or base config."""
+    storage = open_storage(settings.storage_url)
+    study = optuna.create_study(
+        storage=storage,
+        sampler=sampler,
+        pruner=pruner,
+        study_name=settings.study_name,
+        directions=settings.directions,
+        load_if_exists=True,
+    )
+    where = f"study {settings.study_name!r} in {settings.storage_url}"
+    wanted = [optuna.study.StudyDirection[d.upper()] for d in settings.directions]
+    if list(study.directions) != wanted:
+        raise ConfigError("search.objectives", f"{where} has directions "
+                          f"{[d.name.lower() for d in study.directions]}, not "
+                          f"{settings.directions}; use another search.study_name")
+    fp = fingerprint(base, space, settings)
+    attrs = study.user_attrs
+    if FINGERPRINT not in attrs:
+        study.set_user_attr(FINGERPRINT, fp)
+        study.set_user_attr(BASE_CONFIG, _comparable(base, space, settings))
+        study.set_user_attr(SPACE, space)
+    elif attrs[FINGERPRINT] != fp:
+        old = attrs.get(BASE_CONFIG) or {}
+        new = json.loads(json.dumps(_comparable(base, space, settings), default=str))
+        diff = ", ".join(differences(old, new)[:6]) or "(unknown)"
+        raise ConfigError("search.study_name", f"{where} was created from a different search "
+                          f"space or base config (fingerprint {attrs[FINGERPRINT]} != {fp}; "
+                          f"differs at: {diff}). Resume with the original settings, or choose "
+                          "a new search.study_name or search.storage")
+    return study
+
+
+def differences(old: Any, new: Any, path: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in old or key not in new:
+                out.append(sub)
+            else:
+                out.extend(differences(old[key], new[key], sub))
+        return out
+    return [] if old == new else [path or "(root)"]
+
+
+# ---- trial bookkeeping -------------------------------------------------------------------
+
+def requeued_numbers(trials: Iterable[FrozenTrial]) -> set[int]:
+    return {int(t.user_attrs["retry_of"]) for t in trials if "retry_of" in t.user_attrs}
+
+
+def counted(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """Finished trials that count toward n_trials (re-queued failures do not)."""
+    again = requeued_numbers(trials)
+    return [t for t in trials if t.state.is_finished()
+            and not (t.state == TrialState.FAIL and t.number in again)]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child its parent has not reaped yet is a zombie: dead for us
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def orphan_reason(t: FrozenTrial, grace: float, now: float | None = None) -> str | None:
+    now = time.time() if now is None else now
+    host, pid = t.user_attrs.get("worker_host"), t.user_attrs.get("worker_pid")
+    beat = t.user_attrs.get("heartbeat")
+    if host == HOST and isinstance(pid, int) and pid != os.getpid() and not _pid_alive(pid):
+        return f"worker lost: process {pid} on {host} is gone"
+    if isinstance(beat, (int, float)) and now - beat > grace:
+        return f"worker lost: no heartbeat from {host}:{pid} for {now - beat:.0f} s"
+    if beat is None and t.datetime_start is not None:
+        age = (datetime.datetime.now() - t.datetime_start).total_seconds()
+        if age > grace:
+            return f"worker lost: running {age:.0f} s without a heartbeat"
+    return None
+
+
+def reap_orphans(study: optuna.Study, grace: float) -> list[int]:
+    """Mark RUNNING trials whose worker is gone as FAIL (reason, retry); their numbers."""
+    storage = study._storage
+    reaped = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        reason = orphan_reason(t, grace)
+        if reason is None:
+            continue
+        try:
+            storage.set_trial_user_attr(t._trial_id, "reason", reason)
+            storage.set_trial_user_attr(t._trial_id, "retry", True)
+            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+            continue  # another process got there first
+        reaped.append(t.number)
+    return reaped
+
+
+def requeue_failed(study: optuna.Study, max_retries: int) -> list[int]:
+    """Enqueue the parameters of retryable failures (lost worker, Ctrl-C) once more."""
+    trials = study.get_trials(deepcopy=False)
+    again = requeued_numbers(trials)
+    out = []
+    for t in trials:
+        if t.state != TrialState.FAIL or not t.user_attrs.get("retry") or t.number in again:
+            continue
+        attempt = int(t.user_attrs.get("attempt", 0))
+        if attempt >= max_retries:
+            continue
+        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number, "attempt": attempt + 1},
+                            skip_if_exists=False)
+        out.append(t.number)
+    return out
