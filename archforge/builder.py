@@ -36,11 +36,11 @@ def _blame(path: str, option_paths: dict[str, str]) -> Iterator[None]:
 
 def scale(channels: int | None, width: float) -> int | None:
     """Apply the width multiplier; at least one channel."""
-    return None if channels is None else max(1, int(round(channels * width)))
+    return None if channels is None else max(1, round(channels * width))
 
 
 def takes(factory: Callable[..., Any], name: str) -> bool:
-    fn = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+    fn = factory.__init__ if inspect.isclass(factory) else factory
     return name in inspect.signature(fn).parameters
 
 
@@ -118,7 +118,7 @@ def build_stage(cfg: ModelConfig, index: int, in_channels: int) -> nn.Sequential
 
 
 def _accepts_none_out(factory: Callable[..., Any]) -> bool:
-    fn = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+    fn = factory.__init__ if inspect.isclass(factory) else factory
     param = inspect.signature(fn).parameters.get("out_channels")
     return param is not None and param.default is None
 

@@ -74,8 +74,25 @@ def _row(
     return Row(name, kind, tuple(y.shape[1:]), _params(module), total)
 
 
+def _shape_only_norms(net: nn.Module) -> None:
+    """On meta tensors batch norm runs a slow Python decomposition (70% of a ResNet-152 check)
+    for an answer known in advance: the input's shape. Keep only its channel check."""
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+
+            def forward(x: torch.Tensor, expected: int = module.num_features) -> torch.Tensor:
+                if x.dim() != 4 or x.shape[1] != expected:
+                    raise RuntimeError(
+                        f"batch norm over {expected} channels got input of shape {tuple(x.shape)}"
+                    )
+                return x
+
+            module.forward = forward  # type: ignore[method-assign]
+
+
 def check(cfg: ModelConfig) -> ModelSummary:
     """Build `cfg` on the meta device and trace it: config errors surface with no weights."""
     with torch.device("meta"):
         net = build_network(cfg)
+    _shape_only_norms(net)  # a throwaway network: patching its instances changes nothing else
     return trace(net, cfg)

@@ -30,7 +30,8 @@ def summary(args: list[str]) -> int:
 
     load_plugins()
     cfg = compose(args, config_name="build")
-    report = check(parse_model(OmegaConf.to_container(cfg.model, resolve=True)))  # type: ignore[arg-type]
+    mapping = OmegaConf.to_container(cfg.model, resolve=True)
+    report = check(parse_model(mapping))  # type: ignore[arg-type]
     table = Table(title=f"{report.name}  (input {fmt_shape(report.input_shape)})")
     for col, justify in (("layer", "left"), ("plugin", "left"), ("output", "right"),
                          ("params", "right"), ("MACs", "right")):
@@ -50,7 +51,10 @@ def summary(args: list[str]) -> int:
 
 
 def _first_line(obj: Callable[..., Any]) -> str:
-    doc = inspect.getdoc(obj) or ""
+    # The plugin's own docstring only: an inherited nn.Module docstring says nothing useful.
+    doc = inspect.cleandoc(obj.__dict__.get("__doc__") or "") if inspect.isclass(obj) else (
+        inspect.getdoc(obj) or ""
+    )
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
@@ -71,7 +75,8 @@ def blocks(args: list[str]) -> int:
             if wanted and name not in wanted:
                 continue
             entry = registry.entry(name)
-            opts = "\n".join(s.describe() for s in option_specs(entry.factory, builder_args).values())
+            specs = option_specs(entry.factory, builder_args).values()
+            opts = "\n".join(s.describe() for s in specs)
             table.add_row(name, opts or "-", f"{_first_line(entry.factory)}\n[dim]{entry.origin}")
         if table.row_count:
             console.print(table)

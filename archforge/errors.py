@@ -22,7 +22,8 @@ def describe_choices(name: str, candidates: Iterable[str]) -> str:
 
 
 class ConfigError(ValueError):
-    """A configuration value is wrong; the message names its path, the value and what is accepted."""
+    """A configuration value is wrong; the message names its path, the value and what is
+    accepted."""
 
     def __init__(self, path: str, message: str) -> None:
         self.path = path

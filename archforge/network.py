@@ -39,7 +39,7 @@ class Network(nn.Module):
     ) -> None:
         super().__init__()
         self.stem = stem
-        self.stages = nn.ModuleList(stages)
+        self.stages: list[nn.Sequential] = nn.ModuleList(stages)  # type: ignore[assignment]
         self.head = head
         self.config = config
         self.stage_names = stage_names
@@ -65,4 +65,6 @@ class Network(nn.Module):
 
     @property
     def feature_channels(self) -> int:
-        return int(getattr(self.head, "in_channels"))
+        channels = self.head.in_channels
+        assert isinstance(channels, int)
+        return channels

@@ -36,7 +36,7 @@ class OptionSpec:
 
 
 def _init_of(factory: Callable[..., Any]) -> Callable[..., Any]:
-    return factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+    return factory.__init__ if inspect.isclass(factory) else factory
 
 
 def option_specs(

@@ -5,9 +5,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from archforge.errors import ConfigError, DuplicateRegistrationError, describe_choices
+
+if TYPE_CHECKING:
+    from torch import nn
 
 T = TypeVar("T", bound=Callable[..., object])
 
@@ -84,7 +87,9 @@ class Registry(Generic[T]):
         return f"Registry({self.kind!r}, {self.names()})"
 
 
-BLOCKS: Registry[Callable[..., object]] = Registry("block")
-SHORTCUTS: Registry[Callable[..., object]] = Registry("shortcut")
-STEMS: Registry[Callable[..., object]] = Registry("stem")
-HEADS: Registry[Callable[..., object]] = Registry("head")
+PluginFactory = Callable[..., "nn.Module"]
+
+BLOCKS: Registry[PluginFactory] = Registry("block")
+SHORTCUTS: Registry[PluginFactory] = Registry("shortcut")
+STEMS: Registry[PluginFactory] = Registry("stem")
+HEADS: Registry[PluginFactory] = Registry("head")

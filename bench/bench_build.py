@@ -18,13 +18,13 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from handwritten import ResNet20, ResNet50  # noqa: E402
+from handwritten import ResNet20, ResNet50
 
-import archforge  # noqa: E402
-from archforge.builder import build_network  # noqa: E402
-from archforge.check import check  # noqa: E402
-from archforge.config.compose import model_mapping  # noqa: E402
-from archforge.config.parse import parse_model  # noqa: E402
+import archforge
+from archforge.builder import build_network
+from archforge.check import check
+from archforge.config.compose import model_mapping
+from archforge.config.parse import parse_model
 
 
 def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor,

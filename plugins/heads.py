@@ -16,6 +16,8 @@ from archforge import HEADS, OptionError, make_act, make_norm
 
 @HEADS.register("classifier")
 class ClassifierHead(nn.Module):
+    """[norm -> act] -> global average pool -> dropout -> linear."""
+
     def __init__(
         self,
         in_channels: int,

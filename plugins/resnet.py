@@ -44,6 +44,7 @@ class _Residual(nn.Module):
 
     shortcut: nn.Module | None
     final_bn: nn.Module
+    act: nn.Module
 
     def __init__(self, out_channels: int, zero_init_residual: bool) -> None:
         super().__init__()
@@ -53,7 +54,7 @@ class _Residual(nn.Module):
     def init_weights(self) -> None:
         # Goyal et al. 2017: each residual branch starts at zero, so the block starts as identity.
         weight = getattr(self.final_bn, "weight", None)
-        if self.zero_init_residual and weight is not None:
+        if self.zero_init_residual and isinstance(weight, torch.Tensor):
             nn.init.zeros_(weight)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:

@@ -146,7 +146,9 @@ class XceptionModule(nn.Module):
             raise OptionError("reps", reps, "expected an integer >= 1")
         # Widths follow from in/out channels (Chollet's "grow first" or, in the exit flow, grow
         # last), so the model's width multiplier scales them with everything else.
-        widths = [out_channels] * reps if grow_first else [in_channels] * (reps - 1) + [out_channels]
+        widths = [out_channels] * reps
+        if not grow_first:
+            widths = [in_channels] * (reps - 1) + [out_channels]
         if stride < 1:
             raise OptionError("stride", stride, "expected an integer >= 1")
         use_pool = stride > 1 if pool is None else pool
@@ -161,7 +163,7 @@ class XceptionModule(nn.Module):
                 if i == 0 and hasattr(a, "inplace"):
                     # The first activation sees the module's input, which the shortcut
                     # still needs unchanged.
-                    a.inplace = False
+                    a.inplace = False  # type: ignore[assignment]
                 layers.append(a)
             last = i == len(widths) - 1
             layers.append(

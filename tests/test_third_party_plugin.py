@@ -82,7 +82,8 @@ def make_distribution(root: Path, body: str) -> None:
 
 
 def run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}
     return subprocess.run(
         [sys.executable, *args], capture_output=True, text=True, env=env, cwd=root, check=False
     )
@@ -114,4 +115,5 @@ def test_plugin_reusing_a_builtin_name_is_refused(tmp_path: Path) -> None:
     make_distribution(tmp_path / "site", textwrap.dedent(body))
     proc = run(tmp_path / "site", "-c", "import archforge; archforge.build('resnet20')")
     assert proc.returncode != 0
-    assert "'bottleneck' is already registered by archforge_plugins.resnet.Bottleneck" in proc.stderr
+    expected = "'bottleneck' is already registered by archforge_plugins.resnet.Bottleneck"
+    assert expected in proc.stderr

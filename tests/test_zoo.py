@@ -70,8 +70,10 @@ def test_googlenet_true_5x5_is_one_override() -> None:
     assert paper > torchvision_layout
 
 
-def test_every_shipped_model_is_in_the_table() -> None:
-    assert set(zoo_names()) == set(PARAMS) | set(APPROX_PARAMS)
+def test_every_published_model_is_in_the_table() -> None:
+    # `search_*` models are starting points for search spaces, not published networks.
+    published = {n for n in zoo_names() if not n.startswith("search_")}
+    assert published == set(PARAMS) | set(APPROX_PARAMS)
 
 
 # Small enough to run each model for real in a test, large enough for its strides.

@@ -22,7 +22,6 @@ from omegaconf.errors import OmegaConfBaseException
 
 from archforge.errors import ConfigError, describe_choices
 
-
 LATE_GROUPS = ("model.", "search.")
 
 
@@ -145,9 +144,7 @@ def model_mapping(
     for item in overrides:
         if not item.lstrip("+~").startswith("model."):
             raise ConfigError(item, "model overrides must start with 'model.'")
-    if isinstance(source, Path) or (isinstance(source, str) and _is_file_value(source)):
-        cfg = compose([f"model={source}", *overrides], config_name="build")
-    elif isinstance(source, str):
+    if isinstance(source, str | Path):  # a zoo name or a YAML file
         cfg = compose([f"model={source}", *overrides], config_name="build")
     else:
         base = source if isinstance(source, DictConfig) else OmegaConf.create(dict(source))
@@ -159,4 +156,4 @@ def model_mapping(
         raise ConfigError("model", str(exc).splitlines()[0]) from exc
     if not isinstance(data, dict):
         raise ConfigError("model", f"got {data!r}; expected a mapping")
-    return data
+    return {str(k): v for k, v in data.items()}

@@ -87,12 +87,12 @@ def check_value(tp: Any, value: Any, path: str) -> Any:
         args = [a for a in get_args(tp) if a is not Ellipsis]
         item_tp = args[0] if args else Any
         items = [check_value(item_tp, v, join(path, i)) for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
+        return tuple(items) if origin is tuple else list(items)
     if origin is dict or tp is dict:
         if not isinstance(value, Mapping):
             raise _mismatch(tp, value, path)
-        args = get_args(tp)
-        val_tp = args[1] if len(args) == 2 else Any
+        key_val = get_args(tp)
+        val_tp = key_val[1] if len(key_val) == 2 else Any
         return {str(k): check_value(val_tp, v, join(path, str(k))) for k, v in value.items()}
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         return from_mapping(tp, value, path)

@@ -30,6 +30,8 @@ from archforge.data.transforms import (
 )
 from archforge.errors import ConfigError
 
+HPARAMS_KEY = "archforge_data"  # the data module's one entry in Lightning's hparams
+
 
 class DataWarning(UserWarning):
     """Data that is skipped rather than fatal: an unreadable image, an empty class folder."""
@@ -115,11 +117,19 @@ class ImageDataModule(L.LightningDataModule):
         self.augment = build_augment(config.augment)
         self.train_set: Dataset[Any] | None = None
         self.val_set: Dataset[Any] | None = None
-        # Stored in Lightning checkpoints, so `predict` can rebuild preprocessing from one.
+        # Stored in Lightning checkpoints (`datamodule_hyper_parameters`), so `predict` can
+        # rebuild preprocessing from one. One namespaced key: Lightning refuses to log
+        # hparams when a key is shared with the LightningModule's but the values differ.
         # Lists, not tuples: loggers write these to hparams.yaml.
         resolved = {"mean": list(self.mean), "std": list(self.std)}
         self.save_hyperparameters(
-            {**dataclasses.asdict(config), **resolved, "class_names": list(self.class_names)}
+            {
+                HPARAMS_KEY: {
+                    **dataclasses.asdict(config),
+                    **resolved,
+                    "class_names": list(self.class_names),
+                }
+            }
         )
 
     @classmethod

@@ -104,6 +104,9 @@ class RandomShearZoom(nn.Module):
 class Normalize(nn.Module):
     """`(x - mean) / std` per channel, for NCHW batches or single CHW images."""
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1))

@@ -110,7 +110,7 @@ def objective(ctx: Context, trial: optuna.Trial,
     strategy = _ddp_for_search(cfg)
     if strategy:
         trial.set_user_attr("strategy", strategy)
-    monitor = next((o for o in settings.objectives if o.metric not in COST_METRICS))
+    monitor = next(o for o in settings.objectives if o.metric not in COST_METRICS)
     callback = TrialCallback(
         trial,
         settings.storage_url,

@@ -405,7 +405,7 @@ def _schema_field(path: str, base: Any) -> bool:
             if int(rest[0]) >= len(stages):
                 return False
             return len(rest) == 2 and rest[1] in {f.name for f in dataclasses.fields(StageConfig)}
-        tp = {"stem": StemConfig, "head": HeadConfig}.get(part, None)
+        tp = {"stem": StemConfig, "head": HeadConfig}.get(part)
         if tp is None:
             return i == len(parts) - 1
     return True

@@ -13,6 +13,7 @@ search` on the same storage and study name simply runs more of the same loop.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import threading
@@ -74,15 +75,24 @@ def should_stop(study: optuna.Study, n_trials: int) -> bool:
     return len(counted(trials)) + running >= n_trials
 
 
-def tell(study: optuna.Study, trial: optuna.Trial, out: Outcome) -> None:
+def tell(study: optuna.Study, trial: optuna.Trial, out: Outcome) -> bool:
+    """Record the outcome; False when the sampler says the space is exhausted (grid)."""
     for key, value in out.attrs.items():
         trial.set_user_attr(key, value)
     if out.reason is not None:
         trial.set_user_attr("reason", out.reason)
-    if out.state == TrialState.COMPLETE:
-        study.tell(trial, out.values)
-    else:
-        study.tell(trial, state=out.state)
+    try:
+        if out.state == TrialState.COMPLETE:
+            study.tell(trial, out.values)
+        else:
+            study.tell(trial, state=out.state)
+    except RuntimeError as exc:
+        # GridSampler calls study.stop() once every cell is taken; outside optimize() that
+        # raises after the trial is stored. Here it simply ends this worker.
+        if "Study.stop" in str(exc):
+            return False
+        raise
+    return True
 
 
 def run_loop(
@@ -117,10 +127,12 @@ def run_loop(
             study.tell(trial, state=TrialState.FAIL)
             raise
         out.attrs.setdefault("duration_s", time.perf_counter() - started)
-        tell(study, trial, out)
+        more = tell(study, trial, out)
         done += 1
         if on_trial is not None:
             on_trial(study)
+        if not more:
+            break
     return done
 
 
@@ -130,10 +142,9 @@ def _worker_main(args: Sequence[str], worker: int, threads: int) -> None:
     torch.set_num_threads(threads)
     quiet()
     prep = prepare(args)
-    try:
+    # on Ctrl-C the running trial is recorded FAIL + retry; the parent reports
+    with contextlib.suppress(KeyboardInterrupt):
         run_loop(prep, prep.study(worker), worker)
-    except KeyboardInterrupt:
-        pass  # the running trial was recorded FAIL + retry; the parent reports
 
 
 def run_workers(args: Sequence[str], prep: Prepared, poll: Progress | None = None) -> int:

@@ -11,7 +11,7 @@ from urllib.error import URLError
 
 import pytest
 import torch
-from conftest import CIFAR_TEST, CIFAR_TRAIN_PER_BATCH
+from sample_data import CIFAR_TEST, CIFAR_TRAIN_PER_BATCH
 
 from archforge.data import Cifar10DataModule, build_datamodule, download
 from archforge.data import cifar10 as cifar
@@ -152,3 +152,12 @@ def test_image_size_other_than_32_is_rejected(cifar_folder: Path) -> None:
     with pytest.raises(ConfigError) as info:
         build_datamodule({"name": "cifar10", "root": str(cifar_folder), "image_size": 64})
     assert info.value.path == "data.image_size"
+
+
+def test_batches_pickled_by_old_numpy_load(cifar_folder: Path) -> None:
+    """The official files name `numpy.core.multiarray`, which numpy 2 renamed."""
+    path = cifar_folder / "data_batch_1"
+    old = path.read_bytes().replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    assert b"numpy.core.multiarray" in old
+    path.write_bytes(old)
+    _check_contents(_built(cifar_folder))

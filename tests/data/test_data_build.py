@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write_cifar_archive, write_cifar_folder, write_image_folder
 from lightning import LightningDataModule
 from omegaconf import OmegaConf
+from sample_data import write_cifar_archive, write_cifar_folder, write_image_folder
 
 from archforge.config.compose import compose, conf_dir
 from archforge.data import DATASETS, ImageDataModule, build_datamodule
+from archforge.data.base import HPARAMS_KEY
 from archforge.errors import ConfigError
 
 REQUIRED = ("name", "num_classes", "channels", "image_size", "batch_size", "num_workers", "seed")
@@ -93,6 +94,8 @@ def test_bad_keys_and_values_name_the_key(
 
 def test_hyperparameters_record_what_predict_needs() -> None:
     dm = build_datamodule({"name": "synthetic", "channels": 1, "num_classes": 3})
-    assert dm.hparams["mean"] == [0.5] and dm.hparams["std"] == [0.21]
-    assert dm.hparams["class_names"] == ["0", "1", "2"]
-    assert (dm.hparams["image_size"], dm.hparams["channels"]) == (32, 1)
+    saved = dm.hparams[HPARAMS_KEY]
+    assert list(dm.hparams) == [HPARAMS_KEY]  # nothing to clash with a model's hparams
+    assert saved["mean"] == [0.5] and saved["std"] == [0.21]
+    assert saved["class_names"] == ["0", "1", "2"]
+    assert (saved["image_size"], saved["channels"], saved["name"]) == (32, 1, "synthetic")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_image_folder
 from PIL import Image
+from sample_data import write_image_folder
 
 from archforge.data import DataWarning, ImageFolderDataModule, build_datamodule
 from archforge.data.image_folder import IMAGENET_MEAN, IMAGENET_STD

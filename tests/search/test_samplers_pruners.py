@@ -1,0 +1,78 @@
+"""Samplers and pruners from config: short names, options, `_target_`, errors."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from archforge.config.compose import compose
+from archforge.errors import ConfigError
+from archforge.search.pruners import make_pruner
+from archforge.search.samplers import make_sampler
+from archforge.search.space import compile_space
+
+SPACE = compile_space({"model.block": ["basic", "bottleneck"],
+                       "model.stages.*.depth": {"low": 1, "high": 2}},
+                      compose(["model=resnet20"], "config"))
+
+
+@pytest.mark.parametrize(("spec", "cls"), [
+    ("tpe", optuna.samplers.TPESampler),
+    ("random", optuna.samplers.RandomSampler),
+    ("grid", optuna.samplers.GridSampler),
+    ("cmaes", optuna.samplers.CmaEsSampler),
+    ("nsga2", optuna.samplers.NSGAIISampler),
+    ({"name": "tpe", "n_startup_trials": 3}, optuna.samplers.TPESampler),
+    ({"_target_": "optuna.samplers.QMCSampler"}, optuna.samplers.QMCSampler),
+    (None, optuna.samplers.TPESampler),
+])
+def test_samplers(spec: object, cls: type) -> None:
+    assert isinstance(make_sampler(spec, SPACE, 0, multi_objective=False), cls)
+
+
+def test_grid_covers_the_space() -> None:
+    sampler = make_sampler("grid", SPACE, 0, False)
+    study = optuna.create_study(sampler=sampler)
+    seen = set()
+    for _ in range(16):
+        t = study.ask()
+        chosen, _ = SPACE.sample(t)
+        seen.add(tuple(chosen.values()))
+        try:
+            study.tell(t, 0.0)
+        except RuntimeError:  # the grid's study.stop() outside optimize(): exhausted
+            break
+    assert len(seen) == 16  # 2 blocks x 2^3 depths, each cell once
+
+
+@pytest.mark.parametrize(("spec", "cls"), [
+    ("median", optuna.pruners.MedianPruner),
+    ("successive_halving", optuna.pruners.SuccessiveHalvingPruner),
+    ({"name": "hyperband", "reduction_factor": 3}, optuna.pruners.HyperbandPruner),
+    ("none", optuna.pruners.NopPruner),
+    ({"_target_": "optuna.pruners.PercentilePruner", "percentile": 25.0},
+     optuna.pruners.PercentilePruner),
+])
+def test_pruners(spec: object, cls: type) -> None:
+    assert isinstance(make_pruner(spec, max_epochs=9), cls)
+
+
+def test_hyperband_max_resource_is_max_epochs() -> None:
+    pruner = make_pruner("hyperband", max_epochs=9)
+    assert pruner._max_resource == 9
+
+
+@pytest.mark.parametrize(("maker", "spec", "key"), [
+    ("sampler", "tpee", "search.sampler"),
+    ("sampler", {"name": "tpe", "bogus": 1}, "search.sampler"),
+    ("sampler", {"_target_": "optuna.samplers.Nope"}, "search.sampler._target_"),
+    ("pruner", {"name": "medain"}, "search.pruner.name"),
+    ("pruner", {"_target_": "collections.OrderedDict"}, "search.pruner._target_"),
+])
+def test_errors_name_the_key(maker: str, spec: object, key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        if maker == "sampler":
+            make_sampler(spec, SPACE, 0, False)
+        else:
+            make_pruner(spec, 3)
+    assert info.value.path == key
