@@ -34,6 +34,7 @@ class TrialCallback(L.Callback):
         self._trial: optuna.Trial | None = trial
         self.storage_url = storage_url
         self.study_name = trial.study.study_name
+        self.pruner = trial.study.pruner  # plain objects: travel to spawned ranks
         self.trial_id = trial._trial_id
         self.monitor = monitor
         self.multi_objective = multi_objective
@@ -42,6 +43,7 @@ class TrialCallback(L.Callback):
         self.stop_reason: str | None = None
         self.pruned = False
         self.epochs = 0
+        self.interrupted = False
 
     # spawned DDP ranks get a pickled copy: the trial is reopened from the storage there
     def __getstate__(self) -> dict[str, Any]:
@@ -54,10 +56,16 @@ class TrialCallback(L.Callback):
         if self._trial is None:
             from archforge.search.study import open_storage
 
-            study = optuna.load_study(study_name=self.study_name,
+            study = optuna.load_study(study_name=self.study_name, pruner=self.pruner,
                                       storage=open_storage(self.storage_url))
             self._trial = optuna.Trial(study, self.trial_id)
         return self._trial
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                     exception: BaseException) -> None:
+        # Lightning turns Ctrl-C inside fit into sys.exit(1); remember what it was
+        if isinstance(exception, KeyboardInterrupt):
+            self.interrupted = True
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
                            outputs: Any, batch: Any, batch_idx: int) -> None:
@@ -80,10 +88,10 @@ class TrialCallback(L.Callback):
 
     def _judge(self, trainer: L.Trainer, step: int) -> tuple[bool, str | None]:
         metrics = trainer.callback_metrics
-        value = metrics.get(self.monitor)
-        if value is None:
+        raw = metrics.get(self.monitor)
+        if raw is None:
             return False, None
-        value = float(value)
+        value = float(raw)
         val_loss = metrics.get("val/loss")
         if not math.isfinite(value) or (val_loss is not None and not math.isfinite(val_loss)):
             return True, f"non-finite validation metric at epoch {step}"

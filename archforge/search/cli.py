@@ -62,7 +62,7 @@ def search(args: list[str]) -> int:
                 torch.set_num_threads(s.threads)
             run_loop(prep, study, 0, on_trial=update)
         else:
-            failed = run_workers(args, prep, poll=update)
+            failed = run_workers(args, prep, poll=update if s.progress else None)
             if failed:
                 console.print(f"[red]{failed} worker process(es) exited with an error[/]")
         update(study)

@@ -84,8 +84,7 @@ def objective(ctx: Context, trial: optuna.Trial,
     trial.set_user_attr("overrides", overrides)
     try:
         cfg = compose([*ctx.base_overrides, *overrides], "config")
-        model = OmegaConf.to_container(cfg.model, resolve=True)
-        assert isinstance(model, dict)
+        model: dict[str, Any] = OmegaConf.to_container(cfg.model, resolve=True)  # type: ignore[assignment]
         report = meta_summary(model)
     except ConfigError as exc:
         return Outcome(TrialState.PRUNED, reason=f"invalid candidate: {exc}",
@@ -126,6 +125,10 @@ def objective(ctx: Context, trial: optuna.Trial,
         )
     except KeyboardInterrupt:
         raise
+    except SystemExit as exc:
+        if callback.interrupted:  # Lightning's graceful shutdown on Ctrl-C
+            raise KeyboardInterrupt from exc
+        return Outcome(TrialState.FAIL, reason=f"training exited (SystemExit {exc.code})")
     except Exception as exc:
         kind = "out of memory" if _is_oom(exc) else type(exc).__name__
         return Outcome(TrialState.FAIL, reason=f"{kind}: {str(exc).splitlines()[0][:300]}"

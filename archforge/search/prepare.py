@@ -22,7 +22,7 @@ from archforge.search.pruners import make_pruner
 from archforge.search.samplers import make_sampler
 from archforge.search.settings import COST_METRICS, SearchSettings, parse_settings
 from archforge.search.space import SearchSpace, compile_space
-from archforge.search.study import open_study
+from archforge.search.study import open_storage, open_study
 
 
 @dataclass
@@ -45,11 +45,26 @@ class Prepared:
         return int(OmegaConf.select(self.cfg, "trainer.max_epochs", default=1) or 1)
 
     def study(self, worker: int = 0) -> optuna.Study:
+        """Open (or create) the study with this worker's sampler and the pruner.
+
+        The sampler's seed is `search.seed + 100003 * worker + trials already stored`: two
+        workers never draw the same random candidates, and a resumed search does not
+        replay the first run's start-up candidates.
+        """
         s = self.settings
-        seed = None if s.seed is None else s.seed + worker
+        seed = None if s.seed is None else s.seed + 100003 * worker + self._existing()
         sampler = make_sampler(s.sampler, self.space, seed, s.multi_objective)
         pruner = None if s.multi_objective else make_pruner(s.pruner, self.max_epochs())
         return open_study(s, self.base, self.space.spec(), sampler, pruner)
+
+
+    def _existing(self) -> int:
+        try:
+            study = optuna.load_study(study_name=self.settings.study_name,
+                                      storage=open_storage(self.settings.storage_url))
+        except KeyError:
+            return 0
+        return len(study.get_trials(deepcopy=False))
 
 
 def prepare(args: Sequence[str]) -> Prepared:
@@ -64,8 +79,7 @@ def prepare(args: Sequence[str]) -> Prepared:
         base_overrides = [*settings.overrides, *args]
         cfg = compose(base_overrides, "config")
         settings = parse_settings(cfg)
-    base = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(base, dict)
+    base: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     space = compile_space(settings.space, base)
     return Prepared(settings, cfg, base_overrides, space, base)
 

@@ -9,7 +9,6 @@ its reason instead of failing the report.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from rich.table import Table
 from archforge.search.settings import SearchSettings
 
 
-def _plots(study: optuna.Study, names: list[str]) -> dict[str, tuple[Callable, Callable, dict]]:
+def _plots(study: optuna.Study, names: list[str]) -> dict[str, tuple[Any, Any, dict[str, Any]]]:
     vis, mvis = optuna.visualization, optuna.visualization.matplotlib
     multi = len(study.directions) > 1
     first: dict[str, Any] = {}
@@ -71,7 +70,7 @@ def write_report(study: optuna.Study, out_dir: Path, names: list[str]) -> tuple[
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return f"{int(v):,}" if v.is_integer() and abs(v) >= 1000 else f"{v:.4g}"
     return str(v)
 
 

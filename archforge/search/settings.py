@@ -110,7 +110,8 @@ def parse_settings(cfg: DictConfig) -> SearchSettings:
         raise ConfigError("search", f"got {raw!r}; expected a mapping")
     for key in raw:
         if key not in KNOWN_KEYS:
-            raise ConfigError(f"search.{key}", f"unknown key; {describe_choices(key, KNOWN_KEYS)}")
+            raise ConfigError(f"search.{key!s}",
+                              f"unknown key; {describe_choices(str(key), KNOWN_KEYS)}")
     name = raw.get("study_name") or "archforge"
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ConfigError("search.study_name", f"got {name!r}; expected letters, digits, _ . -")

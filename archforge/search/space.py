@@ -99,11 +99,11 @@ class SearchSpace:
                 continue
             if p.type == "int":
                 chosen[p.path] = trial.suggest_int(
-                    p.path, int(p.low), int(p.high), step=int(p.step or 1), log=p.log
+                    p.path, int(p.low or 0), int(p.high or 0), step=int(p.step or 1), log=p.log
                 )
             elif p.type == "float":
                 chosen[p.path] = trial.suggest_float(
-                    p.path, float(p.low), float(p.high), step=p.step, log=p.log
+                    p.path, float(p.low or 0), float(p.high or 0), step=p.step, log=p.log
                 )
             elif p.type == "categorical":
                 chosen[p.path] = trial.suggest_categorical(p.path, list(p.choices))
@@ -180,7 +180,7 @@ def compile_space(raw: Mapping[str, Any], base: Any) -> SearchSpace:
     """Validate the YAML space against the composed base config and order it for sampling."""
     load_plugins()
     if isinstance(base, DictConfig):
-        base = OmegaConf.to_container(base, resolve=True)  # type: ignore[assignment]
+        base = OmegaConf.to_container(base, resolve=True)
     declared: list[Param] = []
     for key, spec in _flatten(raw):
         declared.extend(_parse_param(key, spec, base))

@@ -110,7 +110,7 @@ def open_study(
         sampler=sampler,
         pruner=pruner,
         study_name=settings.study_name,
-        directions=settings.directions,
+        directions=settings.directions,  # type: ignore[arg-type]
         load_if_exists=True,
     )
     where = f"study {settings.study_name!r} in {settings.storage_url}"

@@ -168,7 +168,7 @@ def run_workers(args: Sequence[str], prep: Prepared, poll: Progress | None = Non
     try:
         while any(p.is_alive() for p in procs):
             for p in procs:
-                p.join(timeout=1.0 / n)
+                p.join(timeout=2.0 / n)
             if poll is not None:
                 study = study or prep.study()
                 poll(study)

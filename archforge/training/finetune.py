@@ -56,7 +56,8 @@ class FineTuneSchedule(L.Callback):
                 if isinstance(fn, Schedule):
                     fn.scale = self.lr_factor
             # Apply now rather than at the next scheduler step, so phase 2's first step is slow.
-            for group, base, fn in zip(sched.optimizer.param_groups, sched.base_lrs, fns):
+            groups = sched.optimizer.param_groups
+            for group, base, fn in zip(groups, sched.base_lrs, fns, strict=True):
                 group["lr"] = base * fn(sched.last_epoch)
         names = ", ".join(net.stage_names[i] for i in chosen)
         log.info("fine-tuning phase 2: unfroze %s, lr x %s", names, self.lr_factor)

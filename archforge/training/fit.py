@@ -21,7 +21,7 @@ from archforge.config.schema import ModelConfig
 from archforge.network import Network
 from archforge.training.checkpoint_io import AtomicCheckpointIO
 from archforge.training.finetune import FineTuneSchedule, new_head
-from archforge.training.freeze import freeze_backbone
+from archforge.training.freeze import freeze_backbone, stage_indices, unfreeze
 from archforge.training.module import ClassifierModule
 from archforge.training.rundir import RUN_DIR_ENV, choose_run_dir, make_loggers
 from archforge.training.validate import check_all, to_dict
@@ -54,6 +54,10 @@ def build_model(model: ModelConfig, cfg: DictConfig) -> Network:
     if finetuning:
         new_head(net, model.num_classes)
         freeze_backbone(net, ft.get("freeze", "all"), "finetune.freeze")
+        if ft.get("head_epochs", 0) == 0:
+            # Phase 2 from the start: unfreeze before DDP wraps the model, so it syncs them.
+            for i in stage_indices(net, ft.get("unfreeze", [-1]), "finetune.unfreeze"):
+                unfreeze(net.stages[i])
     return net
 
 
@@ -127,19 +131,22 @@ def train(
 
     all_callbacks: list[L.Callback] = list(callbacks)
     checkpoint_cb: ModelCheckpoint | None = None
+    last_cb: ModelCheckpoint | None = None
     ckpt = to_dict(cfg.get("checkpoint") or {}, "checkpoint")
     if checkpoints:
+        folder = run_dir / "checkpoints"
         checkpoint_cb = ModelCheckpoint(
-            dirpath=run_dir / "checkpoints",
-            filename="best",
-            monitor=ckpt.get("monitor", "val/acc"),
-            mode=ckpt.get("mode", "max"),
-            save_top_k=1,
-            save_last=True,
-            auto_insert_metric_name=False,
+            dirpath=folder, filename="best", monitor=ckpt.get("monitor", "val/acc"),
+            mode=ckpt.get("mode", "max"), save_top_k=1, auto_insert_metric_name=False,
             enable_version_counter=False,
         )
-        all_callbacks.append(checkpoint_cb)
+        # A second, unmonitored callback for last.ckpt: Lightning 2.6's `save_last=True`
+        # rewrites last.ckpt only in epochs that also produced a new best.
+        last_cb = ModelCheckpoint(
+            dirpath=folder, filename="last", monitor=None, save_top_k=1,
+            enable_version_counter=False,
+        )
+        all_callbacks += [checkpoint_cb, last_cb]
     ft = to_dict(cfg.get("finetune") or {}, "finetune")
     if ft.get("enabled"):
         all_callbacks.append(
@@ -179,7 +186,8 @@ def train(
     best = last = None
     if checkpoint_cb is not None:
         best = Path(checkpoint_cb.best_model_path) if checkpoint_cb.best_model_path else None
-        last = Path(checkpoint_cb.last_model_path) if checkpoint_cb.last_model_path else None
+    if last_cb is not None and last_cb.best_model_path:
+        last = Path(last_cb.best_model_path)
     return TrainResult(
         run_dir=run_dir,
         metrics=_metrics(trainer),
@@ -196,7 +204,8 @@ def _write_rank_info(trainer: L.Trainer, run_dir: Path) -> None:
     gathered = trainer.strategy.all_gather(steps)
     if trainer.is_global_zero:
         rows = gathered.reshape(-1, 2).tolist()
-        info = {"world_size": trainer.world_size, "ranks": [{"rank": r, "steps": s} for r, s in rows]}
+        ranks = [{"rank": r, "steps": s} for r, s in rows]
+        info = {"world_size": trainer.world_size, "ranks": ranks}
         tmp = run_dir / ".ranks.json.tmp"
         tmp.write_text(json.dumps(info, indent=1))
         os.replace(tmp, run_dir / "ranks.json")

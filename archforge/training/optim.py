@@ -112,7 +112,7 @@ class Schedule:
     def __init__(self, cfg: OptimConfig, total_steps: int, steps_per_epoch: float) -> None:
         self.kind = cfg.schedule
         self.total = max(1, int(total_steps))
-        self.warmup = min(self.total - 1, int(round(cfg.warmup_epochs * steps_per_epoch)))
+        self.warmup = min(self.total - 1, round(cfg.warmup_epochs * steps_per_epoch))
         self.milestones = [int(m * self.total) for m in cfg.milestones]
         self.gamma = cfg.gamma
         self.min_factor = cfg.min_lr_factor

@@ -57,7 +57,8 @@ def check_model(cfg: DictConfig) -> tuple[ModelConfig, dict[str, Any]]:
 def check_data(data: Mapping[str, Any]) -> None:
     for key in DATA_KEYS:
         if key not in data:
-            raise ConfigError(f"data.{key}", "missing; every data config sets " + ", ".join(DATA_KEYS))
+            needed = ", ".join(DATA_KEYS)
+            raise ConfigError(f"data.{key}", f"missing; every data config sets {needed}")
     for key in ("num_classes", "channels", "batch_size"):
         value = data[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -117,6 +118,13 @@ def check_finetune(ft: Mapping[str, Any], epochs: int) -> None:
         raise ConfigError("finetune.lr_factor", f"got {factor!r}; expected a number in (0, 1]")
 
 
+def _processes(kwargs: Mapping[str, Any]) -> int:
+    devices = kwargs.get("devices", 1)
+    count = len(devices) if isinstance(devices, list | tuple) else devices
+    per_node = count if isinstance(count, int) and count > 0 else 1
+    return per_node * int(kwargs.get("num_nodes", 1) or 1)
+
+
 def check_all(cfg: DictConfig) -> tuple[ModelConfig, dict[str, Any], OptimConfig, dict[str, Any]]:
     """Everything `train()` needs, validated: (model, model mapping, optim, trainer kwargs)."""
     model, mapping = check_model(cfg)
@@ -128,6 +136,14 @@ def check_all(cfg: DictConfig) -> tuple[ModelConfig, dict[str, Any], OptimConfig
     ft = to_dict(cfg.get("finetune") or {}, "finetune")
     if ft.get("enabled"):
         check_finetune(ft, kwargs["max_epochs"])
+        if 0 < ft.get("head_epochs", 0) < kwargs["max_epochs"] and _processes(kwargs) > 1:
+            # DDP registers only parameters that require grad when it wraps the model, so a
+            # stage unfrozen in phase 2 would never be synchronised and the ranks would drift.
+            raise ConfigError(
+                "finetune.enabled",
+                "switching phases mid-run needs one process; with several devices run two "
+                "commands: head_epochs=max_epochs, then head_epochs=0 from its checkpoint",
+            )
         if not model.weights:
             raise ConfigError("model.weights", "fine-tuning needs pretrained weights to start from")
     return model, mapping, optim, kwargs

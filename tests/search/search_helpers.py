@@ -9,7 +9,7 @@ from pathlib import Path
 
 import optuna
 
-from archforge.search.study import open_storage
+from archforge.search.study import counted, open_storage
 
 HERE = Path(__file__).resolve().parent
 TINY = HERE / "tiny.yaml"
@@ -30,3 +30,11 @@ def cli(args: list[str], **kwargs: object) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "archforge.cli", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             **kwargs)  # type: ignore[call-overload]
+
+
+def assert_accounted(study: optuna.Study, n_trials: int, slack: int = 0) -> None:
+    """Every trial once: contiguous numbers, none left running, the count reached."""
+    trials = study.get_trials()
+    assert [t.number for t in trials] == list(range(len(trials)))
+    assert all(t.state.is_finished() for t in trials), [t.state for t in trials]
+    assert n_trials <= len(counted(trials)) <= n_trials + slack

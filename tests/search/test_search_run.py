@@ -108,3 +108,19 @@ def test_multi_objective_prunes_on_the_accuracy_curve(root: Path) -> None:
         assert archforge.summary(path).total_params == trials[number].user_attrs["params"]
     assert report(args) == 0
     assert (root / "mo" / "report" / "pareto_front.png").exists()
+
+
+@pytest.mark.slow
+def test_pruning_with_the_ddp_preset(root: Path) -> None:
+    """Trials train with 2 CPU processes (ddp -> ddp_spawn inside a search); rank 0 reports
+    from its spawned process and the pruning decision stops both ranks."""
+    args = tiny_args(root, "search.n_trials=2", "trainer=ddp", "trainer.accelerator=cpu",
+                     "trainer.devices=2", "trainer.max_epochs=3",
+                     "search.pruner={name: threshold, lower: 0.99}")
+    assert search(args) == 0
+    trials = load(root).trials
+    assert [t.state for t in trials] == [TrialState.PRUNED] * 2
+    for t in trials:
+        assert t.user_attrs["strategy"] == "ddp_spawn"
+        assert sorted(t.intermediate_values) == [1]  # stopped after the first epoch
+        assert t.user_attrs["reason"].startswith("pruned at epoch 1")

@@ -123,3 +123,21 @@ def test_curve_median_rule() -> None:
     assert CurveMedianRule.from_pruner("none", maximize=True) is None
     assert CurveMedianRule.from_pruner({"name": "median", "n_warmup_steps": 3},
                                        True).n_warmup_steps == 3
+
+
+def test_latency_constraint_measures_before_training(root: Path) -> None:
+    prep = prepare(tiny_args(root, "search.constraints.max_latency_ms=0.000001"))
+    study = prep.study()
+    out = objective(prep.context(), study.ask(), train_fn=_never_train)
+    assert out.state == TrialState.PRUNED and out.attrs["infeasible"]
+    assert "max_latency_ms" in (out.reason or "")
+    assert study.trials[0].user_attrs["latency_ms"] > 0
+
+
+def test_sqlite_url_and_grid_errors(root: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = prepare(tiny_args(root, f"search.storage={url}")).study()
+    assert optuna.load_study(study_name="tiny", storage=url).study_name == study.study_name
+    with pytest.raises(ConfigError) as info:  # a float range has no grid
+        prepare(tiny_args(root, "search.sampler=grid", "search.study_name=g")).study()
+    assert info.value.path == "search.space.model.width"

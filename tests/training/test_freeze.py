@@ -44,7 +44,7 @@ def test_stage_selection_errors_name_the_key() -> None:
     net = tiny()
     assert stage_indices(net, "all", "k") == [0, 1, 2]
     assert stage_indices(net, [-1], "k") == [2]
-    with pytest.raises(ConfigError, match="finetune.unfreeze: stage 5 does not exist"):
+    with pytest.raises(ConfigError, match=r"finetune\.unfreeze: stage 5 does not exist"):
         stage_indices(net, [5], "finetune.unfreeze")
     with pytest.raises(ConfigError, match="stage0, stage1, stage2"):
         stage_indices(net, ["layer9"], "finetune.unfreeze")

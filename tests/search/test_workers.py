@@ -1,0 +1,87 @@
+"""Worker processes on a shared journal file; Ctrl-C and SIGKILL mid-trial, then resume."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from search_helpers import assert_accounted, cli, load, tiny_args
+
+from archforge.search.cli import search
+
+
+@pytest.mark.slow
+def test_two_local_workers_share_the_journal_file(root: Path) -> None:
+    proc = cli(["search", *tiny_args(root, "search.n_workers=2", "search.n_trials=4")])
+    out, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 0, out
+    study = load(root)
+    assert_accounted(study, 4, slack=1)
+    assert {t.user_attrs["worker"] for t in study.trials} == {0, 1}
+    assert len({t.user_attrs["worker_pid"] for t in study.trials}) == 2
+    assert "1 worker(s)" not in out and "2 worker(s) x 1 threads" in out
+
+
+def _wait_for(root: Path, condition: object, timeout: float = 120) -> optuna.Study:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        journal = root / "tiny" / "journal.log"
+        if journal.exists():
+            study = load(root)
+            if condition(study.get_trials()):  # type: ignore[operator]
+                return study
+        time.sleep(0.3)
+    raise AssertionError("condition not reached in time")
+
+
+def _mid_trial(min_complete: int) -> object:
+    def cond(trials: list) -> bool:
+        done = sum(t.state == TrialState.COMPLETE for t in trials)
+        return done >= min_complete and any(
+            t.state == TrialState.RUNNING and "heartbeat" in t.user_attrs for t in trials)
+    return cond
+
+
+@pytest.mark.slow
+def test_ctrl_c_and_sigkill_leave_a_resumable_study(root: Path) -> None:
+    # longer trials so that the signals land mid-trial
+    args = tiny_args(root, "search.n_trials=3", "search.max_retries=2", "trainer.max_epochs=8",
+                     "trainer.limit_train_batches=4")
+    proc = cli(["search", *args])
+    _wait_for(root, _mid_trial(1))
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    study = load(root)
+    interrupted = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert len(interrupted) == 1 and "interrupted" in interrupted[0].user_attrs["reason"]
+    assert interrupted[0].user_attrs["retry"] is True
+    completed = {t.number: t.values for t in study.trials if t.state == TrialState.COMPLETE}
+
+    # resume, then kill -9 in the middle of the re-queued trial
+    proc = cli(["search", *args])
+    _wait_for(root, lambda ts: any(t.state == TrialState.RUNNING and "heartbeat" in t.user_attrs
+                                   and "retry_of" in t.user_attrs for t in ts))
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    killed = next(t for t in load(root).trials if t.state == TrialState.RUNNING)
+    assert killed.user_attrs["retry_of"] == interrupted[0].number
+
+    assert search(args) == 0  # resume: the orphan is failed and re-queued, no trial lost
+    study = load(root)
+    assert_accounted(study, 3)
+    by_number = {t.number: t for t in study.trials}
+    assert by_number[killed.number].state == TrialState.FAIL
+    assert "worker lost" in by_number[killed.number].user_attrs["reason"]
+    for number, values in completed.items():  # nothing completed was lost or re-run
+        assert by_number[number].state == TrialState.COMPLETE
+        assert by_number[number].values == values
+    params = [tuple(sorted(t.params.items())) for t in study.trials
+              if t.state == TrialState.COMPLETE]
+    assert len(params) == len(set(params))
+    retried = [t for t in study.trials if t.user_attrs.get("retry_of") == killed.number]
+    assert len(retried) == 1 and retried[0].state.is_finished()

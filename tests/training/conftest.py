@@ -1,0 +1,32 @@
+"""Tiny training configs: synthetic 1x8x8 data, a two-stage net, two short epochs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from omegaconf import DictConfig
+
+from archforge.config.compose import compose
+
+HERE = Path(__file__).parent
+TINY = [
+    f"model={HERE / 'tiny.yaml'}",
+    "data=synthetic",
+    "data.channels=1",
+    "data.image_size=8",
+    "data.num_classes=4",
+    "data.num_samples=160",
+    "data.batch_size=32",
+    "trainer.max_epochs=2",
+    "progress=false",
+]
+
+
+def tiny_overrides(tmp_path: Path, *extra: str) -> list[str]:
+    return [*TINY, f"run_dir={tmp_path / 'run'}", *extra]
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path: Path) -> DictConfig:
+    return compose(tiny_overrides(tmp_path))

@@ -1,0 +1,39 @@
+"""Two-process DDP on CPU (gloo), launched like a user would: `archforge train trainer=ddp
+trainer.accelerator=cpu trainer.devices=2` in a subprocess (Lightning re-runs the command for
+rank 1, which pytest's process cannot be)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import TINY
+
+from archforge.training.predict import load_network
+
+
+@pytest.mark.slow
+def test_two_process_cpu_ddp(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = [*TINY, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
+            "trainer.max_epochs=1", f"run_dir={run}"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "archforge.cli", "train", *args],
+        capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads((run / "ranks.json").read_text())
+    assert info["world_size"] == 2
+    assert sorted(r["rank"] for r in info["ranks"]) == [0, 1]
+    # each rank took the same number of optimizer steps on its half of the data
+    steps = {r["steps"] for r in info["ranks"]}
+    assert len(steps) == 1 and steps.pop() >= 1
+    assert proc.stdout.count("best checkpoint:") == 1  # only rank 0 reports
+    net, _ = load_network(run / "checkpoints" / "best.ckpt")
+    assert net.config.num_classes == 4
+    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == ["checkpoints", "csv"]
