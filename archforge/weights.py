@@ -96,8 +96,8 @@ def from_torchvision(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
 
 
 def _alias_groups(target: Mapping[str, torch.Tensor]) -> list[list[str]]:
-    """Names under which one tensor appears more than once (a module registered twice, e.g.
-    a block keeping `self.final_bn = self.bn2`); a checkpoint may hold either name."""
+    """Names under which one tensor appears more than once (a plugin that registers a module
+    under two attribute names); a checkpoint may hold either name."""
     groups: dict[tuple, list[str]] = {}
     for name, t in target.items():
         if t.numel() and t.device.type != "meta":

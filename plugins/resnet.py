@@ -43,8 +43,8 @@ class _Residual(nn.Module):
     """out = act(body(x) + shortcut(x)); `shortcut is None` makes the plain counterpart."""
 
     shortcut: nn.Module | None
-    final_bn: nn.Module
     act: nn.Module
+    final_norm = "bn2"  # the norm that closes the residual branch (zero-initialised on request)
 
     def __init__(self, out_channels: int, zero_init_residual: bool) -> None:
         super().__init__()
@@ -53,7 +53,7 @@ class _Residual(nn.Module):
 
     def init_weights(self) -> None:
         # Goyal et al. 2017: each residual branch starts at zero, so the block starts as identity.
-        weight = getattr(self.final_bn, "weight", None)
+        weight = getattr(getattr(self, self.final_norm), "weight", None)
         if self.zero_init_residual and isinstance(weight, torch.Tensor):
             nn.init.zeros_(weight)
 
@@ -89,7 +89,6 @@ class BasicBlock(_Residual):
         self.act = make_act(act)
         self.conv2 = conv(out_channels, out_channels, 3, groups=groups)
         self.bn2 = make_norm(norm, out_channels)
-        self.final_bn = self.bn2
         self.shortcut = self._make_shortcut(
             shortcut, in_channels, out_channels, stride, norm, shortcut_always
         )
@@ -106,6 +105,8 @@ class BasicBlock(_Residual):
 @BLOCKS.register("bottleneck")
 class Bottleneck(_Residual):
     """1x1 reduce -> 3x3 (grouped) -> 1x1 expand, each with norm; shortcut; act."""
+
+    final_norm = "bn3"
 
     def __init__(
         self,
@@ -133,7 +134,6 @@ class Bottleneck(_Residual):
         self.bn2 = make_norm(norm, width)
         self.conv3 = conv(width, out_channels, 1)
         self.bn3 = make_norm(norm, out_channels)
-        self.final_bn = self.bn3
         self.act = make_act(act)
         self.shortcut = self._make_shortcut(
             shortcut, in_channels, out_channels, stride, norm, shortcut_always

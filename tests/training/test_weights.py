@@ -34,9 +34,7 @@ def test_mapping_covers_every_key(tv_state) -> None:
     tv, _ = tv_state
     mapped = from_torchvision(tv.state_dict())
     target = archforge.build("resnet18").state_dict()
-    assert set(mapped) <= set(target)
-    # Only aliases (a module registered under two names, `final_bn`) are left for the loader.
-    assert all(".final_bn." in k for k in set(target) - set(mapped))
+    assert set(mapped) == set(target)
     assert "stages.1.0.shortcut.conv.weight" in mapped  # layer2.0.downsample.0
     assert "head.fc.bias" in mapped
 
