@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import random
 import socket
 import time
 from collections.abc import Iterable
@@ -62,7 +63,7 @@ def open_storage(url: str) -> BaseStorage:
                 optuna.storages.journal.JournalFileBackend(str(path))
             )
         else:
-            storage = optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+            storage = _rdb(url)
     except (ImportError, ValueError, OSError) as exc:
         raise ConfigError("search.storage", f"cannot open {url!r}: {exc}") from exc
     except Exception as exc:  # SQLAlchemy's connection errors are not ValueError
@@ -70,6 +71,21 @@ def open_storage(url: str) -> BaseStorage:
                           f"{str(exc).splitlines()[0]}") from exc
     _storages[url] = storage
     return storage
+
+
+def _rdb(url: str, attempts: int = 5) -> BaseStorage:
+    """RDBStorage, retrying a lost race: two processes creating the schema of an empty
+    database at once make one of them fail with a duplicate-key error."""
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        except Exception as exc:
+            text = str(exc).lower()
+            if attempt == attempts - 1 or not any(w in text for w in ("duplicate", "exists",
+                                                                     "unique")):
+                raise
+            time.sleep(0.2 + random.random())
+    raise AssertionError("unreachable")
 
 
 def fingerprint(base: dict[str, Any], space: dict[str, Any], settings: SearchSettings) -> str:

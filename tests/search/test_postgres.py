@@ -86,7 +86,9 @@ def postgres_url() -> Iterator[str]:
 @pytest.mark.slow
 def test_two_processes_join_one_study_in_postgres(root: Path, postgres_url: str) -> None:
     pytest.importorskip("psycopg2")
-    args = ["search", *tiny_args(root, "search.n_trials=6", f"search.storage={postgres_url}")]
+    # trials of ~2 s, so that both processes are up before the study is done
+    args = ["search", *tiny_args(root, "search.n_trials=6", f"search.storage={postgres_url}",
+                                 "trainer.max_epochs=8", "trainer.limit_train_batches=4")]
     procs = [cli(args), cli(args)]  # two separate commands: the second joins the first
     outs = [p.communicate(timeout=240)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
