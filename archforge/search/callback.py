@@ -99,15 +99,19 @@ class TrialCallback(L.Callback):
         trial = self.trial
         trial.set_user_attr("curve", list(self.curve))
         trial.set_user_attr("epochs", step)
+        # The last epoch is already paid for: a fully trained candidate completes, whatever a
+        # rung at this step would say (successive halving puts one at max_epochs).
+        final = trainer.max_epochs is not None and step >= trainer.max_epochs
         if not self.multi_objective:
             trial.report(value, step)
-            if trial.should_prune():
+            if not final and trial.should_prune():
                 return True, f"pruned at epoch {step} ({self.monitor}={value:.4f})"
             return False, None
         # Optuna refuses report() with several objectives: write the curve point directly
         trial.study._storage.set_trial_intermediate_value(self.trial_id, step, value)
-        if self.multi_rule and self.multi_rule.should_prune(trial.study, self.trial_id, step,
-                                                            self.curve):
+        if not final and self.multi_rule and self.multi_rule.should_prune(
+            trial.study, self.trial_id, step, self.curve
+        ):
             return True, (f"pruned at epoch {step} by the accuracy-curve median rule "
                           f"({self.monitor}={value:.4f})")
         return False, None

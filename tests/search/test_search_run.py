@@ -85,6 +85,20 @@ def test_non_finite_loss_is_pruned_with_its_reason(root: Path) -> None:
 
 
 @pytest.mark.slow
+def test_the_final_epoch_is_never_pruned(root: Path) -> None:
+    # A threshold no accuracy reaches prunes every trial at its first chance, but never after
+    # the last epoch has been paid for: a fully trained candidate completes.
+    always = "search.pruner={name: threshold, lower: 2.0}"
+    assert search(tiny_args(root, "search.n_trials=1", always)) == 0
+    assert search(tiny_args(root, "search.n_trials=1", always, "search.study_name=one_epoch",
+                            "trainer.max_epochs=1")) == 0
+    (two,) = load(root).trials
+    (one,) = load(root, "one_epoch").trials
+    assert two.state == TrialState.PRUNED and two.user_attrs["epochs"] == 1
+    assert one.state == TrialState.COMPLETE and one.user_attrs["epochs"] == 1
+
+
+@pytest.mark.slow
 def test_multi_objective_prunes_on_the_accuracy_curve(root: Path) -> None:
     args = tiny_args(root, "search.n_trials=5", "search.study_name=mo",
                      "search.objectives=[{metric: val/acc},{metric: params}]",
