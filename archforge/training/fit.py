@@ -182,6 +182,7 @@ def train(
         else:
             os.environ[RUN_DIR_ENV] = previous
     _write_rank_info(trainer, run_dir)
+    _end_process_group()
 
     best = last = None
     if checkpoint_cb is not None:
@@ -196,6 +197,15 @@ def train(
         epochs=int(trainer.current_epoch),
         model_config=mapping,
     )
+
+
+def _end_process_group() -> None:
+    """Tear the process group down now, while every rank is still in step. Lightning leaves
+    it to an atexit handler, which can race gloo's threads at interpreter exit and abort the
+    process ("terminate called without an active exception") after a successful run."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 def _write_rank_info(trainer: L.Trainer, run_dir: Path) -> None:
