@@ -11,7 +11,7 @@ from rich.table import Table
 
 from archforge.api import resolve
 from archforge.check import check
-from archforge.config.compose import compose, zoo_names
+from archforge.config.compose import compose, to_plain, zoo_names
 from archforge.config.parse import parse_model
 from archforge.discovery import load_plugins
 from archforge.errors import ConfigError
@@ -26,12 +26,9 @@ def _console() -> Console:
 
 def summary(args: list[str]) -> int:
     """archforge summary model=<name or path> [model.key=value ...]"""
-    from omegaconf import OmegaConf
-
     load_plugins()
     cfg = compose(args, config_name="build")
-    mapping = OmegaConf.to_container(cfg.model, resolve=True)
-    report = check(parse_model(mapping))  # type: ignore[arg-type]
+    report = check(parse_model(to_plain(cfg.model, "model")))
     table = Table(title=f"{report.name}  (input {fmt_shape(report.input_shape)})")
     for col, justify in (("layer", "left"), ("plugin", "left"), ("output", "right"),
                          ("params", "right"), ("MACs", "right")):

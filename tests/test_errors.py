@@ -107,3 +107,15 @@ def test_cli_prints_one_line_naming_the_key() -> None:
         "ConfigError: model.stages[1].out_channels: got -3; expected an integer >= 1 "
         "(or null to let the block decide)"
     ]
+
+
+def test_broken_interpolation_is_one_config_error_in_the_cli() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "archforge.cli", "summary", "model=resnet20",
+         "model.num_classes=${nowhere}"],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ConfigError: model: ")
+    assert "nowhere" in lines[0]

@@ -133,6 +133,21 @@ def _explain(exc: HydraException, overrides: list[str]) -> ConfigError:
     return ConfigError("overrides", "; ".join(lines[:2]) if lines else type(exc).__name__)
 
 
+def to_plain(node: DictConfig | Mapping[str, Any] | None, key: str) -> dict[str, Any]:
+    """`node` as a plain dict with interpolations resolved; a broken `${...}` or a value that
+    is not a mapping is a ConfigError naming `key`."""
+    if isinstance(node, DictConfig):
+        try:
+            data = OmegaConf.to_container(node, resolve=True)
+        except OmegaConfBaseException as exc:
+            raise ConfigError(key, str(exc).splitlines()[0]) from exc
+    else:
+        data = node
+    if not isinstance(data, Mapping):
+        raise ConfigError(key, f"got {data!r}; expected a mapping")
+    return {str(k): v for k, v in data.items()}
+
+
 def model_mapping(
     source: str | Path | Mapping[str, Any] | DictConfig, overrides: Sequence[str] | None = None
 ) -> dict[str, Any]:
@@ -150,10 +165,4 @@ def model_mapping(
         base = source if isinstance(source, DictConfig) else OmegaConf.create(dict(source))
         cfg = OmegaConf.create({"model": base})
         apply_overrides(cfg, overrides)
-    try:
-        data = OmegaConf.to_container(cfg.model, resolve=True)
-    except OmegaConfBaseException as exc:
-        raise ConfigError("model", str(exc).splitlines()[0]) from exc
-    if not isinstance(data, dict):
-        raise ConfigError("model", f"got {data!r}; expected a mapping")
-    return {str(k): v for k, v in data.items()}
+    return to_plain(cfg.model, "model")

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from optuna.trial import TrialState
 
 from archforge.api import summary as meta_summary
-from archforge.config.compose import compose
+from archforge.config.compose import compose, to_plain
 from archforge.errors import ConfigError
 from archforge.search.callback import TrialCallback
 from archforge.search.constraints import costs, latency_violation, measure_latency_ms, violation
@@ -84,7 +84,7 @@ def objective(ctx: Context, trial: optuna.Trial,
     trial.set_user_attr("overrides", overrides)
     try:
         cfg = compose([*ctx.base_overrides, *overrides], "config")
-        model: dict[str, Any] = OmegaConf.to_container(cfg.model, resolve=True)  # type: ignore[assignment]
+        model = to_plain(cfg.model, "model")
         report = meta_summary(model)
     except ConfigError as exc:
         return Outcome(TrialState.PRUNED, reason=f"invalid candidate: {exc}",

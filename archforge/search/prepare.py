@@ -14,7 +14,7 @@ from typing import Any
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from archforge.config.compose import compose
+from archforge.config.compose import compose, to_plain
 from archforge.errors import ConfigError
 from archforge.search.mo_pruning import CurveMedianRule
 from archforge.search.objective import Context
@@ -79,7 +79,7 @@ def prepare(args: Sequence[str]) -> Prepared:
         base_overrides = [*settings.overrides, *args]
         cfg = compose(base_overrides, "config")
         settings = parse_settings(cfg)
-    base: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    base = to_plain(cfg, "config")
     space = compile_space(settings.space, base)
     return Prepared(settings, cfg, base_overrides, space, base)
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from archforge.config.compose import to_plain
 from archforge.errors import ConfigError, describe_choices
 
 # Objectives besides the validation metrics reported by training. Cost objectives are known
@@ -105,9 +106,7 @@ def parse_settings(cfg: DictConfig) -> SearchSettings:
     if node is None:
         raise ConfigError("search", "no search config; pass search=<name> (conf/search/) or "
                           "search=<path.yaml>")
-    raw = OmegaConf.to_container(node, resolve=True)
-    if not isinstance(raw, dict):
-        raise ConfigError("search", f"got {raw!r}; expected a mapping")
+    raw = to_plain(node, "search")
     for key in raw:
         if key not in KNOWN_KEYS:
             raise ConfigError(f"search.{key!s}",

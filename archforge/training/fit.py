@@ -17,6 +17,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from archforge.builder import build_network
+from archforge.config.compose import to_plain
 from archforge.config.schema import ModelConfig
 from archforge.network import Network
 from archforge.training.checkpoint_io import AtomicCheckpointIO
@@ -24,7 +25,7 @@ from archforge.training.finetune import FineTuneSchedule, new_head
 from archforge.training.freeze import freeze_backbone, stage_indices, unfreeze
 from archforge.training.module import ClassifierModule
 from archforge.training.rundir import RUN_DIR_ENV, choose_run_dir, make_loggers
-from archforge.training.validate import check_all, to_dict
+from archforge.training.validate import check_all
 from archforge.weights import load_weights
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class TrainResult:
 
 def build_model(model: ModelConfig, cfg: DictConfig) -> Network:
     """Build the real network and, when configured, load and freeze pretrained weights."""
-    ft = to_dict(cfg.get("finetune") or {}, "finetune")
+    ft = to_plain(cfg.get("finetune") or {}, "finetune")
     finetuning = bool(ft.get("enabled"))
     net = build_network(model)
     if model.weights:
@@ -110,7 +111,7 @@ def train(
 
     datamodule = build_datamodule(cfg.data)
     net = build_model(model_cfg, cfg)
-    resolved = to_dict(cfg, "config")
+    resolved = to_plain(cfg, "config")
     meta = {
         "config": resolved,
         "model": mapping,
@@ -124,7 +125,7 @@ def train(
         net,
         optim,
         label_smoothing=float(cfg.get("label_smoothing", 0.0)),
-        channels_last=_channels_last(cfg, to_dict(cfg.trainer, "trainer")),
+        channels_last=_channels_last(cfg, to_plain(cfg.trainer, "trainer")),
         compile=bool(cfg.get("compile", False)),
         meta=meta,
     )
@@ -132,7 +133,7 @@ def train(
     all_callbacks: list[L.Callback] = list(callbacks)
     checkpoint_cb: ModelCheckpoint | None = None
     last_cb: ModelCheckpoint | None = None
-    ckpt = to_dict(cfg.get("checkpoint") or {}, "checkpoint")
+    ckpt = to_plain(cfg.get("checkpoint") or {}, "checkpoint")
     if checkpoints:
         folder = run_dir / "checkpoints"
         checkpoint_cb = ModelCheckpoint(
@@ -147,7 +148,7 @@ def train(
             enable_version_counter=False,
         )
         all_callbacks += [checkpoint_cb, last_cb]
-    ft = to_dict(cfg.get("finetune") or {}, "finetune")
+    ft = to_plain(cfg.get("finetune") or {}, "finetune")
     if ft.get("enabled"):
         all_callbacks.append(
             FineTuneSchedule(ft["head_epochs"], ft.get("unfreeze", [-1]), ft.get("lr_factor", 0.1))

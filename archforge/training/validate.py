@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import lightning as L
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig
 
 from archforge.api import resolve, summary
+from archforge.config.compose import to_plain
 from archforge.config.schema import ModelConfig
 from archforge.errors import ConfigError
 from archforge.training.optim import OptimConfig, parse_optim
@@ -25,25 +25,13 @@ DATA_KEYS = ("name", "num_classes", "channels", "image_size", "batch_size", "num
 OWN_TRAINER_KEYS = ("channels_last",)
 
 
-def to_dict(cfg: DictConfig | Mapping[str, Any], key: str) -> dict[str, Any]:
-    """Resolve interpolations; a broken `${...}` is a ConfigError naming `key`."""
-    if not isinstance(cfg, DictConfig):
-        return dict(cfg)
-    try:
-        data = OmegaConf.to_container(cfg, resolve=True)
-    except OmegaConfBaseException as exc:
-        raise ConfigError(key, str(exc).splitlines()[0]) from exc
-    assert isinstance(data, dict)
-    return data  # type: ignore[return-value]
-
-
 def section(cfg: DictConfig, name: str) -> dict[str, Any]:
     if name not in cfg or cfg[name] is None:
         raise ConfigError(name, "missing section; compose the training config (conf/config.yaml)")
     node = cfg[name]
     if not isinstance(node, DictConfig):
         raise ConfigError(name, f"got {node!r}; expected a mapping")
-    return to_dict(node, name)
+    return to_plain(node, name)
 
 
 def check_model(cfg: DictConfig) -> tuple[ModelConfig, dict[str, Any]]:
@@ -133,7 +121,7 @@ def check_all(cfg: DictConfig) -> tuple[ModelConfig, dict[str, Any], OptimConfig
     check_compatible(model, data)
     optim = parse_optim(section(cfg, "optim"))
     kwargs = trainer_kwargs(section(cfg, "trainer"))
-    ft = to_dict(cfg.get("finetune") or {}, "finetune")
+    ft = to_plain(cfg.get("finetune") or {}, "finetune")
     if ft.get("enabled"):
         check_finetune(ft, kwargs["max_epochs"])
         if 0 < ft.get("head_epochs", 0) < kwargs["max_epochs"] and _processes(kwargs) > 1:
