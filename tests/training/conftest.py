@@ -1,4 +1,4 @@
-"""Tiny training configs: synthetic 1x8x8 data, a two-stage net, two short epochs."""
+"""Fixtures for the training tests; the tiny configs live in train_helpers.py."""
 
 from __future__ import annotations
 
@@ -6,25 +6,9 @@ from pathlib import Path
 
 import pytest
 from omegaconf import DictConfig
+from train_helpers import tiny_overrides
 
 from archforge.config.compose import compose
-
-HERE = Path(__file__).parent
-TINY = [
-    f"model={HERE / 'tiny.yaml'}",
-    "data=synthetic",
-    "data.channels=1",
-    "data.image_size=8",
-    "data.num_classes=4",
-    "data.num_samples=160",
-    "data.batch_size=32",
-    "trainer.max_epochs=2",
-    "progress=false",
-]
-
-
-def tiny_overrides(tmp_path: Path, *extra: str) -> list[str]:
-    return [*TINY, f"run_dir={tmp_path / 'run'}", *extra]
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from conftest import tiny_overrides
 from PIL import Image
+from train_helpers import tiny_overrides
 
 from archforge.cli import main
 from archforge.export import to_onnx

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TINY
+from train_helpers import TINY
 
 from archforge.training.predict import load_network
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_overrides
+from train_helpers import tiny_overrides
 
 from archforge.config.compose import compose
 from archforge.errors import ConfigError
