@@ -9,13 +9,13 @@ from typing import Any
 from omegaconf import DictConfig
 from torch import nn
 
-from archforge.builder import build_network
-from archforge.check import check
 from archforge.config.compose import model_mapping
-from archforge.config.parse import parse_model
-from archforge.config.schema import ModelConfig
-from archforge.discovery import load_plugins
-from archforge.summary import ModelSummary
+from archforge.model.builder import build_network
+from archforge.model.check import check
+from archforge.model.discovery import load_plugins
+from archforge.model.parse import parse_model
+from archforge.model.schema import ModelConfig
+from archforge.model.summary import ModelSummary
 
 Source = str | Path | Mapping[str, Any] | DictConfig | ModelConfig
 
@@ -42,7 +42,7 @@ def build(source: Source, overrides: Sequence[str] | None = None) -> nn.Module:
     net = build_network(cfg)
     net.summary = report  # type: ignore[assignment]
     if cfg.weights:
-        from archforge.weights import load_weights  # torch-only module, loaded on demand
+        from archforge.model.weights import load_weights  # torch-only module, loaded on demand
 
         load_weights(net, cfg.weights, key="model.weights")
     return net

@@ -10,14 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from archforge.api import resolve
-from archforge.check import check
 from archforge.config.compose import compose, to_plain, zoo_names
-from archforge.config.parse import parse_model
-from archforge.discovery import load_plugins
 from archforge.errors import ConfigError
-from archforge.options import BLOCK_ARGS, HEAD_ARGS, STEM_ARGS, option_specs
-from archforge.registry import BLOCKS, HEADS, SHORTCUTS, STEMS, Registry
-from archforge.summary import fmt_shape, human
+from archforge.model.check import check
+from archforge.model.discovery import load_plugins
+from archforge.model.options import BLOCK_ARGS, HEAD_ARGS, STEM_ARGS, option_specs
+from archforge.model.parse import parse_model
+from archforge.model.registry import BLOCKS, HEADS, SHORTCUTS, STEMS, Registry
+from archforge.model.summary import fmt_shape, human
 
 
 def _console() -> Console:

@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from handwritten import ResNet20, ResNet50
 
 import archforge
-from archforge.builder import build_network
-from archforge.check import check
 from archforge.config.compose import model_mapping
-from archforge.config.parse import parse_model
+from archforge.model.builder import build_network
+from archforge.model.check import check
+from archforge.model.parse import parse_model
 
 
 def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor,

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from archforge import BLOCKS, ConvNormAct, OptionError, make_act
-from archforge.layers import conv
+from archforge.model.layers import conv
 
 
 @BLOCKS.register("inception_resnet")

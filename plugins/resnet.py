@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from archforge import BLOCKS, OptionError, make_act, make_norm, make_shortcut
-from archforge.layers import check_groups, conv
+from archforge.model.layers import check_groups, conv
 
 
 def bottleneck_width(

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from archforge import BLOCKS, ConvNormAct, OptionError, make_act, make_norm, make_shortcut
-from archforge.layers import conv
+from archforge.model.layers import conv
 
 
 def _check_kernel(kernel_size: int) -> None:

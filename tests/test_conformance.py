@@ -17,7 +17,7 @@ import torch
 from torch import fx, nn
 
 import archforge
-from archforge.builder import takes
+from archforge.model.builder import takes
 
 archforge.load_plugins()
 

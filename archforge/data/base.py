@@ -19,7 +19,6 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from archforge.config.validate import from_mapping, require
 from archforge.data.imaging import image_to_tensor
 from archforge.data.transforms import (
     AugmentConfig,
@@ -29,6 +28,7 @@ from archforge.data.transforms import (
     to_unit_float,
 )
 from archforge.errors import ConfigError
+from archforge.typed import from_mapping, require
 
 HPARAMS_KEY = "archforge_data"  # the data module's one entry in Lightning's hparams
 

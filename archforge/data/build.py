@@ -26,7 +26,7 @@ def build_datamodule(data: Mapping[str, Any] | DictConfig, path: str = "data") -
         )
     if name not in DATASETS:
         # Third-party kinds register when their plugin modules are imported.
-        from archforge.discovery import load_plugins
+        from archforge.model.discovery import load_plugins
 
         load_plugins()
     kind = DATASETS.get(name, f"{path}.name")

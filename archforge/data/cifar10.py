@@ -20,13 +20,13 @@ from typing import IO, Any
 import numpy as np
 import torch
 
-from archforge.config.validate import require
 from archforge.data import download as downloader
 from archforge.data.base import DataConfig, ImageDataModule
 from archforge.data.registry import DATASETS
 from archforge.data.tensors import TensorImageDataset
 from archforge.data.transforms import AugmentConfig
 from archforge.errors import ConfigError
+from archforge.typed import require
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 MD5 = "c58f30108f718f92721af3b95e74349a"

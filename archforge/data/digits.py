@@ -13,12 +13,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from archforge.config.validate import require
 from archforge.data.base import DataConfig, ImageDataModule
 from archforge.data.registry import DATASETS
 from archforge.data.split import check_fraction, stratified_split
 from archforge.data.tensors import TensorImageDataset
 from archforge.data.transforms import AugmentConfig
+from archforge.typed import require
 
 NATIVE_SIZE = 8
 MAX_VALUE = 16.0  # the digits' pixel range is 0..16

@@ -7,6 +7,6 @@ and decorate it with `@DATASETS.register("my_kind")` in a module its entry point
 from __future__ import annotations
 
 from archforge.data.base import ImageDataModule
-from archforge.registry import Registry
+from archforge.model.registry import Registry
 
 DATASETS: Registry[type[ImageDataModule]] = Registry("dataset")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from archforge.config.validate import require
+from archforge.typed import require
 
 
 def check_fraction(value: float, path: str) -> None:

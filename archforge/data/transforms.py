@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from archforge.config.validate import require
+from archforge.typed import require
 
 
 @dataclass

@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
-from archforge.config.schema import ModelConfig
+from archforge.model.schema import ModelConfig
+from archforge.model.summary import ModelSummary, human
 from archforge.search.settings import Constraints
-from archforge.summary import ModelSummary, human
 
 
 def violation(summary: ModelSummary, limits: Constraints) -> str | None:
@@ -31,7 +31,7 @@ def violation(summary: ModelSummary, limits: Constraints) -> str | None:
 
 def measure_latency_ms(model: ModelConfig, batch: int = 1, repeats: int = 10) -> float:
     """Median forward time of the real network in eval mode, after two warm-up passes."""
-    from archforge.builder import build_network
+    from archforge.model.builder import build_network
 
     net = build_network(model).eval()
     h, w = model.spatial_size

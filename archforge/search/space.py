@@ -31,11 +31,11 @@ from typing import Any
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from archforge.config.schema import HeadConfig, ModelConfig, StageConfig, StemConfig
-from archforge.discovery import load_plugins
 from archforge.errors import ConfigError, describe_choices
-from archforge.options import accepts_var_keywords, option_specs
-from archforge.registry import BLOCKS, HEADS, SHORTCUTS, STEMS
+from archforge.model.discovery import load_plugins
+from archforge.model.options import accepts_var_keywords, option_specs
+from archforge.model.registry import BLOCKS, HEADS, SHORTCUTS, STEMS
+from archforge.model.schema import HeadConfig, ModelConfig, StageConfig, StemConfig
 
 SPEC_KEYS = {"type", "choices", "low", "high", "step", "log", "value", "when"}
 TYPES = ("int", "float", "categorical", "fixed")

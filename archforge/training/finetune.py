@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import lightning as L
 from torch import nn
 
-from archforge.network import Network
+from archforge.model.network import Network
 from archforge.training.freeze import stage_indices, unfreeze
 from archforge.training.optim import Schedule
 

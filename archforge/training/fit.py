@@ -16,17 +16,17 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from archforge.builder import build_network
 from archforge.config.compose import to_plain
-from archforge.config.schema import ModelConfig
-from archforge.network import Network
+from archforge.model.builder import build_network
+from archforge.model.network import Network
+from archforge.model.schema import ModelConfig
+from archforge.model.weights import load_weights
 from archforge.training.checkpoint_io import AtomicCheckpointIO
 from archforge.training.finetune import FineTuneSchedule, new_head
 from archforge.training.freeze import freeze_backbone, stage_indices, unfreeze
 from archforge.training.module import ClassifierModule
 from archforge.training.rundir import RUN_DIR_ENV, choose_run_dir, make_loggers
 from archforge.training.validate import check_all
-from archforge.weights import load_weights
 
 log = logging.getLogger(__name__)
 

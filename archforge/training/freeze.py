@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from torch import nn
 
 from archforge.errors import ConfigError
-from archforge.network import Network
+from archforge.model.network import Network
 
 _FROZEN = "_archforge_frozen"
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from archforge.network import Network
+from archforge.model.network import Network
 from archforge.training.freeze import keep_frozen_norms_in_eval
 from archforge.training.optim import OptimConfig, build_optimizer, build_scheduler
 

@@ -13,11 +13,11 @@ import torch
 from torch import nn
 
 from archforge.api import resolve
-from archforge.builder import build_network
 from archforge.errors import CheckpointError, ConfigError
-from archforge.network import Network
+from archforge.model.builder import build_network
+from archforge.model.network import Network
+from archforge.model.weights import load_weights, read_checkpoint
 from archforge.training.module import META_KEY
-from archforge.weights import load_weights, read_checkpoint
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")

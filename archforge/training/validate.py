@@ -16,8 +16,8 @@ from omegaconf import DictConfig
 
 from archforge.api import resolve, summary
 from archforge.config.compose import to_plain
-from archforge.config.schema import ModelConfig
 from archforge.errors import ConfigError
+from archforge.model.schema import ModelConfig
 from archforge.training.optim import OptimConfig, parse_optim
 
 DATA_KEYS = ("name", "num_classes", "channels", "image_size", "batch_size", "num_workers", "seed")

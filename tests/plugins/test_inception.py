@@ -11,7 +11,7 @@ from archforge_plugins.inception_resnet import InceptionResNet
 from torch import nn
 
 import archforge
-from archforge.builder import build_network
+from archforge.model.builder import build_network
 
 TINY = {"ch1x1": 4, "ch3x3red": 2, "ch3x3": 4, "ch5x5red": 2, "ch5x5": 4, "pool_proj": 4}
 

@@ -8,7 +8,7 @@ from tv_resnet import TVResNet18, randomised
 
 import archforge
 from archforge.errors import CheckpointError
-from archforge.weights import from_torchvision
+from archforge.model.weights import from_torchvision
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from archforge.config.schema import ModelConfig
+from archforge.model.schema import ModelConfig
 
 
 def default_init(module: nn.Module) -> None:

@@ -13,12 +13,12 @@ from typing import Any
 
 from torch import nn
 
-from archforge.config.schema import ModelConfig
-from archforge.config.validate import join
 from archforge.errors import ConfigError, OptionError
-from archforge.network import Network
-from archforge.options import HEAD_ARGS, STEM_ARGS, check_options
-from archforge.registry import BLOCKS, HEADS, SHORTCUTS, STEMS
+from archforge.model.network import Network
+from archforge.model.options import HEAD_ARGS, STEM_ARGS, check_options
+from archforge.model.registry import BLOCKS, HEADS, SHORTCUTS, STEMS
+from archforge.model.schema import ModelConfig
+from archforge.typed import join
 
 
 @contextmanager

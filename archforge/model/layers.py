@@ -10,7 +10,7 @@ from collections.abc import Callable
 from torch import nn
 
 from archforge.errors import OptionError
-from archforge.registry import SHORTCUTS
+from archforge.model.registry import SHORTCUTS
 
 _ACTS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=True),

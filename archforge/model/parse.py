@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from archforge.config.schema import ModelConfig
-from archforge.config.validate import from_mapping, join, require
+from archforge.model.schema import ModelConfig
+from archforge.typed import from_mapping, join, require
 
 
 def parse_model(data: Mapping[str, Any], path: str = "model") -> ModelConfig:

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, get_type_hints
 
-from archforge.config.validate import check_value, type_name
 from archforge.errors import ConfigError, describe_choices
+from archforge.typed import check_value, type_name
 
 # Arguments the builder supplies itself, per plugin kind; a config may not set them as options.
 BLOCK_ARGS = ("in_channels", "out_channels", "stride")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from archforge.builder import build_network
-from archforge.config.schema import ModelConfig
-from archforge.config.validate import join
 from archforge.errors import ConfigError
-from archforge.macs import count_macs
-from archforge.network import Network
-from archforge.summary import ModelSummary, Row
+from archforge.model.builder import build_network
+from archforge.model.macs import count_macs
+from archforge.model.network import Network
+from archforge.model.schema import ModelConfig
+from archforge.model.summary import ModelSummary, Row
+from archforge.typed import join
 
 
 def _params(module: nn.Module) -> int:
