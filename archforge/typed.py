@@ -2,11 +2,17 @@
 
 Only the types the schema and plugin signatures use are supported: int, float, str, bool,
 Any, None, Literal, unions, list/tuple of those, dict[str, X] and nested dataclasses.
+
+A float must be finite: no config value in archforge means anything at infinity or NaN
+(`optim.lr=inf` would otherwise train to a NaN loss and exit 0). A dataclass may define
+`check(self, path)` for range rules its types cannot express; `from_mapping` calls it, so a
+section is never half-validated.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -75,7 +81,13 @@ def check_value(tp: Any, value: Any, path: str) -> Any:
         raise _mismatch(tp, value, path)
     if tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an integer too large for a float
+                number = math.inf
+            if not math.isfinite(number):
+                raise ConfigError(path, f"got {value!r}; expected a finite number")
+            return number
         raise _mismatch(tp, value, path)
     if tp is str:
         if isinstance(value, str):
@@ -120,7 +132,11 @@ def from_mapping(cls: type[T], data: Any, path: str) -> T:
         no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if name not in kwargs and no_default:
             raise ConfigError(join(path, name), f"missing; expected {type_name(hints[name])}")
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    check = getattr(obj, "check", None)
+    if callable(check):
+        check(path)
+    return obj
 
 
 def require(condition: bool, path: str, value: Any, accepted: str) -> None:

@@ -104,8 +104,8 @@ def test_cli_prints_one_line_naming_the_key() -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert lines == [
-        "ConfigError: model.stages[1].out_channels: got -3; expected an integer >= 1 "
-        "(or null to let the block decide)"
+        "ConfigError: model.stages[1].out_channels: got -3; expected an integer >= 1 and "
+        "<= 65,536 (or null to let the block decide)"
     ]
 
 

@@ -6,7 +6,7 @@ Every plugin is constructed inside `_blame(path)`, so a failure in any block bec
 
 from __future__ import annotations
 
-import inspect
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,10 +15,12 @@ from torch import nn
 
 from archforge.errors import ConfigError, OptionError
 from archforge.model.network import Network
-from archforge.model.options import HEAD_ARGS, STEM_ARGS, check_options
+from archforge.model.options import HEAD_ARGS, STEM_ARGS, check_options, parameter
 from archforge.model.registry import BLOCKS, HEADS, SHORTCUTS, STEMS
 from archforge.model.schema import ModelConfig
 from archforge.typed import join
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -30,7 +32,7 @@ def _blame(path: str, option_paths: dict[str, str]) -> Iterator[None]:
     except OptionError as exc:
         key = option_paths.get(exc.option, join(join(path, "options"), exc.option))
         raise ConfigError(key, f"got {exc.value!r}; {exc.accepted}") from exc
-    except (ValueError, TypeError, RuntimeError, IndexError, KeyError) as exc:
+    except (ValueError, TypeError, RuntimeError, IndexError, KeyError, ArithmeticError) as exc:
         raise ConfigError(path, f"{type(exc).__name__}: {exc}") from exc
 
 
@@ -40,8 +42,12 @@ def scale(channels: int | None, width: float) -> int | None:
 
 
 def takes(factory: Callable[..., Any], name: str) -> bool:
-    fn = factory.__init__ if inspect.isclass(factory) else factory
-    return name in inspect.signature(fn).parameters
+    return parameter(factory, name) is not None
+
+
+def block_path(stage_path: str, index: int, depth: int) -> str:
+    """Where block `index` of a stage is reported: the stage itself when it has one block."""
+    return stage_path if depth == 1 else f"{stage_path} (block {index} of {depth})"
 
 
 def _out_channels(module: nn.Module, path: str) -> int:
@@ -84,9 +90,10 @@ def stage_block(cfg: ModelConfig, index: int) -> tuple[str, Callable[..., Any], 
     paths.update({k: join(join(sp, "options"), k) for k in stage.options})
     if takes(factory, "shortcut"):
         kind = stage.shortcut or cfg.shortcut
-        key = join(sp, "shortcut") if stage.shortcut else "model.shortcut"
-        SHORTCUTS.get(kind, key)
-        options["shortcut"], paths["shortcut"] = kind, key
+        if kind is not None:  # None: the block's own default
+            key = join(sp, "shortcut") if stage.shortcut else "model.shortcut"
+            SHORTCUTS.get(kind, key)
+            options["shortcut"], paths["shortcut"] = kind, key
     elif stage.shortcut is not None:
         raise ConfigError(join(sp, "shortcut"), f"block '{name}' has no shortcut to set")
     options = check_options(factory, options, paths, f"block '{name}'")
@@ -103,8 +110,7 @@ def build_stage(cfg: ModelConfig, index: int, in_channels: int) -> nn.Sequential
     blocks: list[nn.Module] = []
     channels = in_channels
     for j in range(stage.depth):
-        where = sp if stage.depth == 1 else f"{sp} (block {j} of {stage.depth})"
-        with _blame(where, paths):
+        with _blame(block_path(sp, j, stage.depth), paths):
             block = factory(channels, out, stage.stride if j == 0 else 1, **options)
         produced = _out_channels(block, sp)
         if out is not None and produced != out:
@@ -118,8 +124,7 @@ def build_stage(cfg: ModelConfig, index: int, in_channels: int) -> nn.Sequential
 
 
 def _accepts_none_out(factory: Callable[..., Any]) -> bool:
-    fn = factory.__init__ if inspect.isclass(factory) else factory
-    param = inspect.signature(fn).parameters.get("out_channels")
+    param = parameter(factory, "out_channels")
     return param is not None and param.default is None
 
 
@@ -135,9 +140,22 @@ def build_head(cfg: ModelConfig, in_channels: int) -> nn.Module:
         return factory(in_channels, cfg.num_classes, **options)
 
 
+def check_model_shortcut(cfg: ModelConfig) -> None:
+    """`model.shortcut` must name a registered shortcut even where no block uses it (a typo
+    would otherwise pass silently); where no block takes one, say that it has no effect."""
+    if cfg.shortcut is None:
+        return
+    SHORTCUTS.get(cfg.shortcut, "model.shortcut")
+    blocks = {s.block or cfg.block for s in cfg.stages}
+    if not any(takes(BLOCKS.get(b or "", "model.block"), "shortcut") for b in blocks):
+        log.warning("model.shortcut=%r has no effect: no block of this model takes a shortcut "
+                    "(%s)", cfg.shortcut, ", ".join(sorted(str(b) for b in blocks)))
+
+
 def build_network(cfg: ModelConfig) -> Network:
     """Construct the network on the current default device (`torch.device("meta")` to check
     a config without allocating weights)."""
+    check_model_shortcut(cfg)
     stem = build_stem(cfg)
     channels = _out_channels(stem, "model.stem")
     stages = []

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from archforge.errors import ConfigError
-from archforge.model.builder import build_network
+from archforge.model.builder import block_path, build_network
 from archforge.model.macs import count_macs
 from archforge.model.network import Network
 from archforge.model.schema import ModelConfig
@@ -25,7 +25,7 @@ def _params(module: nn.Module) -> int:
 def _run(module: nn.Module, x: torch.Tensor, path: str, hint: str) -> torch.Tensor:
     try:
         y = module(x)
-    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+    except (RuntimeError, ValueError, TypeError, IndexError, ArithmeticError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
             path, f"fails on input of shape {tuple(x.shape[1:])}: {first}{hint}"
@@ -55,8 +55,7 @@ def trace(net: Network, cfg: ModelConfig) -> ModelSummary:
         for i, stage in enumerate(net.stages):
             sp = join("model.stages", i)
             for j, block in enumerate(stage):
-                where = sp if len(stage) == 1 else f"{sp} (block {j} of {len(stage)})"
-                x = _run(block, x, where, small)
+                x = _run(block, x, block_path(sp, j, len(stage)), small)
             kind = f"{cfg.stages[i].block or cfg.block} x{len(stage)}"
             summary.rows.append(_row(net.stage_names[i], kind, x, stage, macs, f"stages.{i}."))
         y = _run(net.head, x, "model.head", "")

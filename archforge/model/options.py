@@ -39,6 +39,11 @@ def _init_of(factory: Callable[..., Any]) -> Callable[..., Any]:
     return factory.__init__ if inspect.isclass(factory) else factory
 
 
+def parameter(factory: Callable[..., Any], name: str) -> inspect.Parameter | None:
+    """The constructor parameter `name` of a plugin class or factory function, if any."""
+    return inspect.signature(_init_of(factory)).parameters.get(name)
+
+
 def option_specs(
     factory: Callable[..., Any], builder_args: tuple[str, ...] = BLOCK_ARGS
 ) -> dict[str, OptionSpec]:

@@ -5,45 +5,74 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from archforge.model.schema import ModelConfig
+from archforge.model.limits import Limits, limits
+from archforge.model.schema import ModelConfig, StageConfig
 from archforge.typed import from_mapping, join, require
 
 
 def parse_model(data: Mapping[str, Any], path: str = "model") -> ModelConfig:
-    """Check types, unknown keys and value ranges; plugin names and options are checked later
-    by the builder, which knows each plugin's signature."""
+    """Check types, unknown keys, value ranges and size bounds (`archforge.model.limits`);
+    plugin names and options are checked later by the builder, which knows each plugin's
+    signature."""
     cfg = from_mapping(ModelConfig, data, path)
-    require(cfg.num_classes >= 1, join(path, "num_classes"), cfg.num_classes, "an integer >= 1")
-    require(cfg.in_channels >= 1, join(path, "in_channels"), cfg.in_channels, "an integer >= 1")
+    bound = limits()
+    _integer(cfg.num_classes, join(path, "num_classes"), 1, bound.max_num_classes)
+    _integer(cfg.in_channels, join(path, "in_channels"), 1, bound.max_in_channels)
     sizes = [cfg.input_size] if isinstance(cfg.input_size, int) else cfg.input_size
     require(
-        len(sizes) in (1, 2) and all(s >= 1 for s in sizes),
+        len(sizes) in (1, 2) and all(1 <= s <= bound.max_input_size for s in sizes),
         join(path, "input_size"),
         cfg.input_size,
-        "an integer >= 1 or a list [height, width] of them",
+        f"an integer >= 1 and <= {bound.max_input_size:,} or a list [height, width] of them "
+        "(ARCHFORGE_MAX_INPUT_SIZE raises the bound)",
     )
     if len(sizes) == 1:
         cfg.input_size = sizes[0]
-    require(cfg.width > 0, join(path, "width"), cfg.width, "a number > 0")
-    require(len(cfg.stages) >= 1, join(path, "stages"), cfg.stages, "a list of at least one stage")
+    require(
+        0 < cfg.width <= bound.max_width,
+        join(path, "width"),
+        cfg.width,
+        f"a number > 0 and <= {bound.max_width} (ARCHFORGE_MAX_WIDTH raises the bound)",
+    )
+    require(
+        1 <= len(cfg.stages) <= bound.max_stages,
+        join(path, "stages"),
+        f"{len(cfg.stages)} stages",
+        f"a list of 1..{bound.max_stages} stages",
+    )
     if cfg.stem.out_channels is not None:
-        p = join(join(path, "stem"), "out_channels")
-        require(cfg.stem.out_channels >= 1, p, cfg.stem.out_channels, "an integer >= 1 or null")
+        _channels(cfg.stem.out_channels, cfg.width, join(join(path, "stem"), "out_channels"), bound)
     for i, stage in enumerate(cfg.stages):
-        sp = join(join(path, "stages"), i)
-        require(stage.depth >= 1, join(sp, "depth"), stage.depth, "an integer >= 1")
-        require(stage.stride >= 1, join(sp, "stride"), stage.stride, "an integer >= 1")
-        if stage.out_channels is not None:
-            require(
-                stage.out_channels >= 1,
-                join(sp, "out_channels"),
-                stage.out_channels,
-                "an integer >= 1 (or null to let the block decide)",
-            )
-        require(
-            stage.block is not None or cfg.block is not None,
-            join(sp, "block"),
-            None,
-            f"a block name here or in {join(path, 'block')}",
-        )
+        _stage(cfg, stage, join(join(path, "stages"), i), path, bound)
     return cfg
+
+
+def _stage(cfg: ModelConfig, stage: StageConfig, sp: str, path: str, bound: Limits) -> None:
+    _integer(stage.depth, join(sp, "depth"), 1, bound.max_stage_depth,
+             " (ARCHFORGE_MAX_STAGE_DEPTH raises the bound)")
+    _integer(stage.stride, join(sp, "stride"), 1, 64)
+    if stage.out_channels is not None:
+        _channels(stage.out_channels, cfg.width, join(sp, "out_channels"), bound,
+                  " (or null to let the block decide)")
+    require(
+        stage.block is not None or cfg.block is not None,
+        join(sp, "block"),
+        None,
+        f"a block name here or in {join(path, 'block')}",
+    )
+
+
+def _integer(value: int, path: str, low: int, high: int, note: str = "") -> None:
+    require(low <= value <= high, path, value, f"an integer >= {low} and <= {high:,}{note}")
+
+
+def _channels(value: int, width: float, path: str, bound: Limits, note: str = "") -> None:
+    _integer(value, path, 1, bound.max_channels, note)
+    scaled = round(value * width)
+    require(
+        scaled <= bound.max_channels,
+        path,
+        value,
+        f"at most {bound.max_channels:,} channels after model.width={width} (gives {scaled:,}; "
+        "ARCHFORGE_MAX_CHANNELS raises the bound)",
+    )

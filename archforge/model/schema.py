@@ -44,7 +44,7 @@ class ModelConfig:
     input_size: int | list[int] = 224
     width: float = 1.0  # multiplies stem and stage out_channels
     block: str | None = None
-    shortcut: str = "projection"
+    shortcut: str | None = None  # None: each residual block's own default
     block_options: dict[str, Any] = field(default_factory=dict)  # for stages using model.block
     stem: StemConfig = field(default_factory=StemConfig)
     stages: list[StageConfig] = field(default_factory=list)
