@@ -28,9 +28,11 @@ from omegaconf import OmegaConf
 
 import archforge
 from archforge.config.compose import compose
+from archforge.config.sections import OptimConfig
 from archforge.data import build_datamodule
 from archforge.training.module import ClassifierModule
-from archforge.training.optim import build_optimizer, build_scheduler, parse_optim
+from archforge.training.optim import build_optimizer, build_scheduler
+from archforge.typed import from_mapping
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 9) -> float:
@@ -70,7 +72,8 @@ def endless(loader: Any) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
 def lightning_run(cfg: Any, dm: Any, steps: int, warmup: int, *, channels_last: bool = False,
                   compile: bool = False) -> float:
     net = archforge.build(OmegaConf.to_container(cfg.model, resolve=True))
-    module = ClassifierModule(net, parse_optim(OmegaConf.to_container(cfg.optim)),
+    optim = from_mapping(OptimConfig, OmegaConf.to_container(cfg.optim), "optim")
+    module = ClassifierModule(net, optim,
                               channels_last=channels_last, compile=compile)
     timer = StepTimer()
     trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=steps, max_epochs=-1,
@@ -84,7 +87,7 @@ def lightning_run(cfg: Any, dm: Any, steps: int, warmup: int, *, channels_last: 
 def plain_run(cfg: Any, dm: Any, steps: int, warmup: int) -> float:
     """The loop a careful PyTorch user writes by hand: same model, optimizer and schedule."""
     net = archforge.build(OmegaConf.to_container(cfg.model, resolve=True)).train()
-    optim_cfg = parse_optim(OmegaConf.to_container(cfg.optim))
+    optim_cfg = from_mapping(OptimConfig, OmegaConf.to_container(cfg.optim), "optim")
     loader = dm.train_dataloader()
     opt = build_optimizer(net, optim_cfg)
     sched = build_scheduler(opt, optim_cfg, steps, len(loader))

@@ -1,4 +1,10 @@
-"""`train(cfg)`: validate, build, fit, and report. The one entry point for the CLI and search."""
+"""`train(run)`: build, fit and report one validated run. The one entry point for the CLI,
+the search and the experiments.
+
+The steps, in order: parse the config once (`archforge.config.run.parse_run`, unless a
+`Run` is passed), pick the run directory, seed, build the data and the network, wrap them in
+the LightningModule, make callbacks and the Trainer, fit, collect the result.
+"""
 
 from __future__ import annotations
 
@@ -14,19 +20,19 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
-from archforge.config.compose import to_plain
+from archforge.config.run import Run, parse_run
+from archforge.errors import ConfigError
 from archforge.model.builder import build_network
 from archforge.model.network import Network
-from archforge.model.schema import ModelConfig
 from archforge.model.weights import load_weights
 from archforge.training.checkpoint_io import AtomicCheckpointIO
 from archforge.training.finetune import FineTuneSchedule, new_head
 from archforge.training.freeze import freeze_backbone, stage_indices, unfreeze
+from archforge.training.history import MetricsHistory
 from archforge.training.module import ClassifierModule
 from archforge.training.rundir import RUN_DIR_ENV, choose_run_dir, make_loggers
-from archforge.training.validate import check_all
 
 log = logging.getLogger(__name__)
 
@@ -36,141 +42,158 @@ class TrainResult:
     """What a finished run hands back (to the CLI, to an Optuna objective)."""
 
     run_dir: Path
-    metrics: dict[str, float]  # final validation metrics: val/acc, val/loss, val/acc_top5
+    metrics: dict[str, float]  # the last epoch's validation metrics: val/acc, val/loss, ...
     best_checkpoint: Path | None
     last_checkpoint: Path | None
     epochs: int  # epochs actually run (early stopping or pruning can end a run sooner)
     model_config: dict = field(default_factory=dict)  # the resolved model mapping built
-
-
-def build_model(model: ModelConfig, cfg: DictConfig) -> Network:
-    """Build the real network and, when configured, load and freeze pretrained weights."""
-    ft = to_plain(cfg.get("finetune") or {}, "finetune")
-    finetuning = bool(ft.get("enabled"))
-    net = build_network(model)
-    if model.weights:
-        # Fine-tuning starts a new head for the data's classes (the seeds' new Dense layer).
-        skip = ("head.",) if finetuning and ft.get("new_head", True) else ()
-        load_weights(net, model.weights, key="model.weights", skip_mismatched=skip)
-    if finetuning:
-        new_head(net, model.num_classes)
-        freeze_backbone(net, ft.get("freeze", "all"), "finetune.freeze")
-        if ft.get("head_epochs", 0) == 0:
-            # Phase 2 from the start: unfreeze before DDP wraps the model, so it syncs them.
-            for i in stage_indices(net, ft.get("unfreeze", [-1]), "finetune.unfreeze"):
-                unfreeze(net.stages[i])
-    return net
-
-
-def _channels_last(cfg: DictConfig, trainer_cfg: dict[str, Any]) -> bool:
-    explicit = cfg.get("channels_last")
-    if explicit is not None:
-        return bool(explicit)
-    return bool(trainer_cfg.get("channels_last", False))
-
-
-def _cpu_precision(kwargs: dict[str, Any]) -> None:
-    # bf16 matmul is about 4x slower than fp32 on this class of CPU (DESIGN.md): a GPU preset
-    # moved to CPU (`trainer=ddp trainer.accelerator=cpu`) trains in fp32 instead.
-    if kwargs.get("accelerator") == "cpu" and "bf16" in str(kwargs.get("precision", "")):
-        log.warning("precision %s on CPU is slow; using 32-true", kwargs["precision"])
-        kwargs["precision"] = "32-true"
-
-
-def _floats(value: Any) -> list[float] | None:
-    if value is None:
-        return None
-    return [float(v) for v in torch.as_tensor(value).flatten().tolist()]
-
-
-def _metrics(trainer: L.Trainer) -> dict[str, float]:
-    keys = ("val/acc", "val/loss", "val/acc_top5")
-    return {k: float(trainer.callback_metrics[k]) for k in keys if k in trainer.callback_metrics}
+    best_metrics: dict[str, float] = field(default_factory=dict)  # the epoch in best.ckpt
+    best_epoch: int | None = None  # 1-based
 
 
 def train(
-    cfg: DictConfig,
+    cfg: Any,
     *,
     callbacks: Sequence[L.Callback] = (),
     run_dir: Path | None = None,
     progress: bool = True,
     checkpoints: bool = True,
 ) -> TrainResult:
-    """Train the composed config `cfg` (conf/config.yaml + overrides) and return the result.
+    """Train a composed config (conf/config.yaml + overrides, a mapping, or a parsed `Run`).
 
-    The whole config is validated (model on the meta device, data keys, model/data agreement,
-    optimizer, trainer arguments) before any weights or data are allocated.
+    Everything is validated (model on the meta device, data, model/data agreement, optimizer,
+    trainer arguments) before any weights or data are allocated.
     """
-    model_cfg, mapping, optim, kwargs = check_all(cfg)
-    from archforge.data import build_datamodule  # after validation: it may touch the disk
+    run = cfg if isinstance(cfg, Run) else parse_run(cfg)
+    folder = choose_run_dir(run_dir or run.keys.run_dir)
+    L.seed_everything(run.keys.seed, workers=True, verbose=False)
+    datamodule = make_datamodule(run)
+    module = make_module(run, build_model(run), datamodule)
+    history = MetricsHistory()
+    best_cb, last_cb = checkpoint_callbacks(run, folder) if checkpoints else (None, None)
+    extra = [history, *(cb for cb in (best_cb, last_cb) if cb is not None)]
+    if run.finetune.enabled:
+        ft = run.finetune
+        extra.append(FineTuneSchedule(ft.head_epochs, ft.unfreeze, ft.lr_factor))
+    trainer = make_trainer(run, folder, [*callbacks, *extra], progress and run.keys.progress,
+                           checkpoints)
+    fit(trainer, module, datamodule, folder, run)
+    best_epoch, best_metrics = history.best(run.checkpoint.monitor, run.checkpoint.mode)
+    return TrainResult(
+        run_dir=folder,
+        metrics=history.last()[1],
+        best_checkpoint=_path(best_cb),
+        last_checkpoint=_path(last_cb),
+        epochs=int(trainer.current_epoch),
+        model_config=run.model_mapping,
+        best_metrics=best_metrics,
+        best_epoch=best_epoch,
+    )
 
-    run_dir = choose_run_dir(run_dir or cfg.get("run_dir"))
-    _cpu_precision(kwargs)
-    seed = int(cfg.get("seed", 0))
-    L.seed_everything(seed, workers=True, verbose=False)
 
-    datamodule = build_datamodule(cfg.data)
-    net = build_model(model_cfg, cfg)
-    resolved = to_plain(cfg, "config")
+def make_datamodule(run: Run) -> Any:
+    """The data module for the already-validated data config (built after validation: it
+    may touch the disk)."""
+    from archforge.data.registry import DATASETS
+
+    return DATASETS.get(run.data.name, "data.name")(run.data)
+
+
+def build_model(run: Run) -> Network:
+    """Build the real network and, when configured, load and freeze pretrained weights."""
+    model, ft = run.model, run.finetune
+    net = build_network(model)
+    if model.weights:
+        # Fine-tuning starts a new head for the data's classes (a new final Dense layer).
+        skip = ("head.",) if ft.enabled and ft.new_head else ()
+        load_weights(net, model.weights, key="model.weights", skip_mismatched=skip)
+    if ft.enabled:
+        new_head(net, model.num_classes)
+        freeze_backbone(net, ft.freeze, "finetune.freeze")
+        if ft.head_epochs == 0:
+            # Phase 2 from the start: unfreeze before DDP wraps the model, so it syncs them.
+            for i in stage_indices(net, ft.unfreeze, "finetune.unfreeze"):
+                unfreeze(net.stages[i])
+    return net
+
+
+def make_module(run: Run, net: Network, datamodule: Any) -> ClassifierModule:
     meta = {
-        "config": resolved,
-        "model": mapping,
+        "config": run.resolved,
+        "model": run.model_mapping,
         "class_names": [str(c) for c in getattr(datamodule, "class_names", []) or []],
         "mean": _floats(getattr(datamodule, "mean", None)),
         "std": _floats(getattr(datamodule, "std", None)),
-        "channels": model_cfg.in_channels,
-        "image_size": model_cfg.input_size,
+        "channels": run.model.in_channels,
+        "image_size": run.model.input_size,
     }
-    module = ClassifierModule(
+    return ClassifierModule(
         net,
-        optim,
-        label_smoothing=float(cfg.get("label_smoothing", 0.0)),
-        channels_last=_channels_last(cfg, to_plain(cfg.trainer, "trainer")),
-        compile=bool(cfg.get("compile", False)),
+        run.optim,
+        label_smoothing=run.keys.label_smoothing,
+        channels_last=channels_last(run),
+        compile=run.keys.compile,
         meta=meta,
     )
 
-    all_callbacks: list[L.Callback] = list(callbacks)
-    checkpoint_cb: ModelCheckpoint | None = None
-    last_cb: ModelCheckpoint | None = None
-    ckpt = to_plain(cfg.get("checkpoint") or {}, "checkpoint")
-    if checkpoints:
-        folder = run_dir / "checkpoints"
-        checkpoint_cb = ModelCheckpoint(
-            dirpath=folder, filename="best", monitor=ckpt.get("monitor", "val/acc"),
-            mode=ckpt.get("mode", "max"), save_top_k=1, auto_insert_metric_name=False,
-            enable_version_counter=False,
-        )
-        # A second, unmonitored callback for last.ckpt: Lightning 2.6's `save_last=True`
-        # rewrites last.ckpt only in epochs that also produced a new best.
-        last_cb = ModelCheckpoint(
-            dirpath=folder, filename="last", monitor=None, save_top_k=1,
-            enable_version_counter=False,
-        )
-        all_callbacks += [checkpoint_cb, last_cb]
-    ft = to_plain(cfg.get("finetune") or {}, "finetune")
-    if ft.get("enabled"):
-        all_callbacks.append(
-            FineTuneSchedule(ft["head_epochs"], ft.get("unfreeze", [-1]), ft.get("lr_factor", 0.1))
-        )
-    show_progress = progress and bool(cfg.get("progress", True))
 
-    trainer = L.Trainer(
-        **kwargs,
-        default_root_dir=run_dir,
-        logger=make_loggers(cfg.get("logger", "csv"), run_dir) or False,
-        callbacks=all_callbacks,
-        enable_checkpointing=checkpoints,
-        enable_progress_bar=show_progress,
-        enable_model_summary=show_progress,
-        plugins=[AtomicCheckpointIO()],
+def channels_last(run: Run) -> bool:
+    """The top-level key wins, then the trainer preset's; unset means eager NCHW."""
+    for choice in (run.keys.channels_last, run.trainer.channels_last):
+        if choice is not None:
+            return choice
+    return False
+
+
+def checkpoint_callbacks(run: Run, folder: Path) -> tuple[ModelCheckpoint, ModelCheckpoint]:
+    """best.ckpt by `checkpoint.monitor`, and last.ckpt rewritten every epoch."""
+    best = ModelCheckpoint(
+        dirpath=folder / "checkpoints", filename="best", monitor=run.checkpoint.monitor,
+        mode=run.checkpoint.mode, save_top_k=1, auto_insert_metric_name=False,
+        enable_version_counter=False,
     )
+    # A second, unmonitored callback for last.ckpt: Lightning 2.6's `save_last=True`
+    # rewrites last.ckpt only in epochs that also produced a new best.
+    last = ModelCheckpoint(
+        dirpath=folder / "checkpoints", filename="last", monitor=None, save_top_k=1,
+        enable_version_counter=False,
+    )
+    return best, last
+
+
+def make_trainer(run: Run, folder: Path, callbacks: list[L.Callback], progress: bool,
+                 checkpoints: bool) -> L.Trainer:
+    kwargs = run.trainer.kwargs()
+    if kwargs.get("accelerator") == "cpu" and "bf16" in str(kwargs.get("precision", "")):
+        # bf16 matmul is about 4x slower than fp32 on common CPUs: a GPU preset moved to the
+        # CPU (`trainer=ddp trainer.accelerator=cpu`) trains in fp32 instead.
+        log.warning("precision %s on CPU is slow; using 32-true", kwargs["precision"])
+        kwargs["precision"] = "32-true"
+    try:
+        return L.Trainer(
+            **kwargs,
+            default_root_dir=folder,
+            logger=make_loggers(run.keys.loggers, folder) or False,
+            callbacks=callbacks,
+            enable_checkpointing=checkpoints,
+            enable_progress_bar=progress,
+            enable_model_summary=progress,
+            plugins=[AtomicCheckpointIO()],
+        )
+    except (TypeError, ValueError) as exc:  # includes Lightning's MisconfigurationException
+        raise ConfigError("trainer", f"lightning.Trainer refused the arguments: "
+                          f"{str(exc).splitlines()[0]}") from exc
+
+
+def fit(trainer: L.Trainer, module: ClassifierModule, datamodule: Any, folder: Path,
+        run: Run) -> None:
+    """`trainer.fit`, with the run directory announced to DDP children and torn down after."""
     if trainer.is_global_zero:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(run.resolved)))
     # DDP children re-run this command; they read rank 0's run directory from the environment.
     previous = os.environ.get(RUN_DIR_ENV)
-    os.environ[RUN_DIR_ENV] = str(run_dir)
+    os.environ[RUN_DIR_ENV] = str(folder)
     try:
         with warnings.catch_warnings():
             # Small data sets (digits) have few batches; Lightning's advice is noise here.
@@ -182,22 +205,20 @@ def train(
             os.environ.pop(RUN_DIR_ENV, None)
         else:
             os.environ[RUN_DIR_ENV] = previous
-    _write_rank_info(trainer, run_dir)
+    _write_rank_info(trainer, folder)
     _end_process_group()
 
-    best = last = None
-    if checkpoint_cb is not None:
-        best = Path(checkpoint_cb.best_model_path) if checkpoint_cb.best_model_path else None
-    if last_cb is not None and last_cb.best_model_path:
-        last = Path(last_cb.best_model_path)
-    return TrainResult(
-        run_dir=run_dir,
-        metrics=_metrics(trainer),
-        best_checkpoint=best,
-        last_checkpoint=last,
-        epochs=int(trainer.current_epoch),
-        model_config=mapping,
-    )
+
+def _path(callback: ModelCheckpoint | None) -> Path | None:
+    if callback is None or not callback.best_model_path:
+        return None
+    return Path(callback.best_model_path)
+
+
+def _floats(value: Any) -> list[float] | None:
+    if value is None:
+        return None
+    return [float(v) for v in torch.as_tensor(value).flatten().tolist()]
 
 
 def _end_process_group() -> None:
@@ -209,7 +230,7 @@ def _end_process_group() -> None:
         torch.distributed.destroy_process_group()
 
 
-def _write_rank_info(trainer: L.Trainer, run_dir: Path) -> None:
+def _write_rank_info(trainer: L.Trainer, folder: Path) -> None:
     """run_dir/ranks.json: which processes took part (world size, each rank's step count)."""
     steps = torch.tensor([trainer.global_rank, trainer.global_step], dtype=torch.long)
     gathered = trainer.strategy.all_gather(steps)
@@ -217,6 +238,6 @@ def _write_rank_info(trainer: L.Trainer, run_dir: Path) -> None:
         rows = gathered.reshape(-1, 2).tolist()
         ranks = [{"rank": r, "steps": s} for r, s in rows]
         info = {"world_size": trainer.world_size, "ranks": ranks}
-        tmp = run_dir / ".ranks.json.tmp"
+        tmp = folder / ".ranks.json.tmp"
         tmp.write_text(json.dumps(info, indent=1))
-        os.replace(tmp, run_dir / "ranks.json")
+        os.replace(tmp, folder / "ranks.json")

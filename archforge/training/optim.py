@@ -9,68 +9,11 @@ Hutter 2017). One lambda, rather than chained schedulers, keeps checkpoints plai
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import nn
 
-from archforge.errors import ConfigError
-
-OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("constant", "step", "cosine")
-
-
-@dataclass
-class OptimConfig:
-    """The validated `optim` section."""
-
-    name: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = False
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-    weight_decay: float = 0.0
-    decay_norm_and_bias: bool = True
-    schedule: str = "cosine"
-    warmup_epochs: float = 0.0
-    milestones: list[float] = field(default_factory=lambda: [0.5, 0.75])
-    gamma: float = 0.1
-    min_lr_factor: float = 0.0
-
-
-def parse_optim(data: Mapping[str, Any], path: str = "optim") -> OptimConfig:
-    """Check names and ranges; every error names its `optim.*` key."""
-    known = set(OptimConfig.__dataclass_fields__)
-    for key in data:
-        if key not in known:
-            raise ConfigError(f"{path}.{key}", f"unknown key; known: {', '.join(sorted(known))}")
-    cfg = OptimConfig(**{k: v for k, v in data.items()})
-    cfg.name = str(cfg.name).lower()
-    if cfg.name not in OPTIMIZERS:
-        raise ConfigError(f"{path}.name", f"unknown optimizer {cfg.name!r}; known: sgd, adamw")
-    if cfg.schedule not in SCHEDULES:
-        raise ConfigError(
-            f"{path}.schedule", f"got {cfg.schedule!r}; expected one of {', '.join(SCHEDULES)}"
-        )
-    checks = [
-        ("lr", cfg.lr > 0, "a number > 0"),
-        ("weight_decay", cfg.weight_decay >= 0, "a number >= 0"),
-        ("momentum", 0 <= cfg.momentum < 1, "a number in [0, 1)"),
-        ("warmup_epochs", cfg.warmup_epochs >= 0, "a number >= 0"),
-        ("gamma", 0 < cfg.gamma <= 1, "a number in (0, 1]"),
-        ("min_lr_factor", 0 <= cfg.min_lr_factor <= 1, "a number in [0, 1]"),
-        ("milestones", all(0 < m < 1 for m in cfg.milestones), "fractions of training in (0, 1)"),
-    ]
-    for key, ok, accepted in checks:
-        if not ok:
-            raise ConfigError(f"{path}.{key}", f"got {getattr(cfg, key)!r}; expected {accepted}")
-    cfg.lr, cfg.weight_decay = float(cfg.lr), float(cfg.weight_decay)
-    cfg.milestones = sorted(float(m) for m in cfg.milestones)
-    cfg.betas = (float(cfg.betas[0]), float(cfg.betas[1]))
-    return cfg
+from archforge.config.sections import OptimConfig
 
 
 def param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: bool) -> list[dict]:
@@ -140,6 +83,3 @@ def build_scheduler(
         optimizer, Schedule(cfg, total_steps, steps_per_epoch)
     )
 
-
-def trainable(params: Iterable[nn.Parameter]) -> int:
-    return sum(p.numel() for p in params if p.requires_grad)

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 import archforge
+from archforge.config.sections import OptimConfig
 from archforge.errors import ConfigError
 from archforge.training.freeze import freeze_backbone, stage_indices, unfreeze
 from archforge.training.module import ClassifierModule
-from archforge.training.optim import OptimConfig
 
 
 def tiny():

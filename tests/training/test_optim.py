@@ -10,8 +10,14 @@ from omegaconf import OmegaConf
 
 import archforge
 from archforge.config.compose import conf_dir
+from archforge.config.sections import OptimConfig
 from archforge.errors import ConfigError
-from archforge.training.optim import Schedule, build_optimizer, param_groups, parse_optim
+from archforge.training.optim import Schedule, build_optimizer, param_groups
+from archforge.typed import from_mapping
+
+
+def parse_optim(data: dict) -> OptimConfig:
+    return from_mapping(OptimConfig, data, "optim")
 
 
 def load(name: str):

@@ -1,0 +1,215 @@
+"""One training run, parsed and validated once at the boundary into typed objects.
+
+`parse_run(cfg)` takes the composed config (a DictConfig from Hydra, or a plain mapping such
+as a search winner's `best_run.yaml`) and returns a `Run`: every section typed, the model
+checked on the meta device (no weights allocated), model and data agreeing, and the Trainer
+arguments checked against Lightning's signature. Whatever a YAML file or an override gets
+wrong is one `ConfigError` naming the full key; the rest of the code receives a `Run` and
+never re-validates.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from archforge.config.sections import (
+    LOGGERS,
+    CheckpointConfig,
+    FinetuneConfig,
+    OptimConfig,
+    TrainerConfig,
+)
+from archforge.errors import ConfigError, describe_choices
+from archforge.model.schema import ModelConfig
+from archforge.model.summary import ModelSummary
+from archforge.typed import from_mapping, require
+
+# Trainer arguments archforge sets itself: a config value would be silently replaced.
+OWNED_TRAINER_ARGS = {
+    "callbacks": "pass callbacks to archforge.training.fit.train(callbacks=...)",
+    "logger": "use the top-level `logger` key (csv, tensorboard)",
+    "default_root_dir": "use hydra.run.dir (or run_dir)",
+    "enable_checkpointing": "checkpoints are always written (checkpoint.monitor picks best)",
+    "plugins": "archforge installs its own checkpoint IO",
+    "enable_progress_bar": "use the top-level `progress` key",
+    "enable_model_summary": "use the top-level `progress` key",
+}
+
+
+@dataclass
+class RunKeys:
+    """The top-level keys of conf/config.yaml (sections are parsed on their own)."""
+
+    model: dict[str, Any]
+    data: dict[str, Any]
+    trainer: dict[str, Any]
+    optim: dict[str, Any]
+    finetune: dict[str, Any] = field(default_factory=dict)
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    search: dict[str, Any] | None = None
+    seed: int = 0
+    run_dir: str | None = None
+    logger: str | list[str] | None = "csv"
+    label_smoothing: float = 0.0
+    channels_last: bool | None = None  # null: trainer.channels_last, then archforge's choice
+    compile: bool = False
+    progress: bool = True
+
+    def check(self, path: str = "") -> None:
+        require(0 <= self.seed < 2**32, "seed", self.seed, "an integer in [0, 2**32)")
+        require(0 <= self.label_smoothing < 1, "label_smoothing", self.label_smoothing,
+                "a number in [0, 1)")
+        for kind in self.loggers:
+            require(kind in LOGGERS, "logger", kind,
+                    f"csv, tensorboard, a list of them or null; "
+                    f"{describe_choices(kind, LOGGERS)}")
+
+    @property
+    def loggers(self) -> list[str]:
+        if self.logger is None:
+            return []
+        return [self.logger] if isinstance(self.logger, str) else list(self.logger)
+
+
+@dataclass
+class Run:
+    """A validated run: what `archforge.training.fit.train` receives."""
+
+    model: ModelConfig
+    summary: ModelSummary  # the meta-device trace: params, MACs, per-stage shapes
+    data: Any  # the data kind's own config dataclass (archforge.data.base.DataConfig)
+    trainer: TrainerConfig
+    optim: OptimConfig
+    finetune: FinetuneConfig
+    checkpoint: CheckpointConfig
+    keys: RunKeys
+    resolved: dict[str, Any]  # the whole config as plain data: config.yaml, checkpoints
+
+    @property
+    def model_mapping(self) -> dict[str, Any]:
+        return dict(self.resolved["model"])
+
+
+def parse_run(cfg: Any) -> Run:
+    """Validate a composed training config (DictConfig or mapping) into a `Run`."""
+    resolved = _plain(cfg)
+    keys = from_mapping(RunKeys, resolved, "")
+    from archforge.api import summary  # model core + plugins; no Lightning
+    from archforge.model.parse import parse_model
+
+    model = parse_model(keys.model)
+    report = summary(model)
+    data = parse_data(keys.data)
+    check_compatible(model, data)
+    optim = from_mapping(OptimConfig, keys.optim, "optim")
+    trainer = parse_trainer(keys.trainer)
+    finetune = from_mapping(FinetuneConfig, keys.finetune, "finetune")
+    check_finetune(finetune, trainer, model)
+    checkpoint = from_mapping(CheckpointConfig, keys.checkpoint, "checkpoint")
+    return Run(model, report, data, trainer, optim, finetune, checkpoint, keys, resolved)
+
+
+def _plain(cfg: Any) -> dict[str, Any]:
+    try:
+        from omegaconf import DictConfig
+    except ImportError:  # pragma: no cover - omegaconf is a dependency
+        DictConfig = ()  # type: ignore[assignment,misc]
+    if isinstance(cfg, DictConfig):
+        from archforge.config.compose import to_plain
+
+        try:
+            return to_plain(cfg, "config")
+        except RecursionError as exc:
+            raise ConfigError("config", "nested too deeply to be a configuration") from exc
+    if not isinstance(cfg, Mapping):
+        raise ConfigError("config", f"got {type(cfg).__name__}; expected a mapping")
+    return dict(cfg)
+
+
+def parse_data(mapping: Mapping[str, Any], path: str = "data") -> Any:
+    """The data section as its kind's config dataclass (`data.name` picks the kind)."""
+    from archforge.data.registry import DATASETS
+
+    name = mapping.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{path}.name",
+                          f"got {name!r}; expected a dataset kind: {', '.join(DATASETS)}")
+    if name not in DATASETS:  # third-party kinds register when their plugins are imported
+        from archforge.model.discovery import load_plugins
+
+        load_plugins()
+    kind = DATASETS.get(name, f"{path}.name")
+    return from_mapping(kind.config_class, mapping, path)
+
+
+def _size(value: int | list[int]) -> tuple[int, int]:
+    if isinstance(value, int):
+        return (value, value)
+    return (int(value[0]), int(value[-1]))
+
+
+def check_compatible(model: ModelConfig, data: Any) -> None:
+    """The model must take the data's images and predict its classes."""
+    if model.num_classes != data.num_classes:
+        raise ConfigError(
+            "model.num_classes",
+            f"got {model.num_classes} but data '{data.name}' has {data.num_classes} "
+            "classes; remove the key from the model (it follows data.num_classes) or pick "
+            "other data",
+        )
+    if model.in_channels != data.channels:
+        raise ConfigError(
+            "model.in_channels",
+            f"got {model.in_channels} but data '{data.name}' has {data.channels} channels; "
+            "remove the key from the model (it follows data.channels)",
+        )
+    if model.spatial_size != _size(data.image_size):
+        raise ConfigError(
+            "model.input_size",
+            f"got {model.input_size} but data '{data.name}' yields images of "
+            f"{data.image_size}; remove the key from the model (it follows data.image_size) "
+            "or set data.image_size to resize",
+        )
+
+
+def parse_trainer(mapping: Mapping[str, Any], path: str = "trainer") -> TrainerConfig:
+    """Known keys are typed; any other key must be a `lightning.Trainer` argument."""
+    known = {f.name for f in fields(TrainerConfig)} - {"extra"}
+    extra = {k: v for k, v in mapping.items() if k not in known}
+    for key in extra:
+        if key in OWNED_TRAINER_ARGS:
+            raise ConfigError(f"{path}.{key}", f"is set by archforge; {OWNED_TRAINER_ARGS[key]}")
+    allowed = _trainer_arguments()
+    for key in extra:
+        if key not in allowed:
+            raise ConfigError(f"{path}.{key}", "not a lightning.Trainer argument; "
+                              f"{describe_choices(key, sorted(allowed | known))}")
+    typed = from_mapping(TrainerConfig, {k: v for k, v in mapping.items() if k in known}, path)
+    typed.extra = dict(extra)
+    return typed
+
+
+def _trainer_arguments() -> set[str]:
+    import lightning as L
+
+    return set(inspect.signature(L.Trainer.__init__).parameters) - {"self"}
+
+
+def check_finetune(ft: FinetuneConfig, trainer: TrainerConfig, model: ModelConfig) -> None:
+    if not ft.enabled:
+        return
+    require(ft.head_epochs <= trainer.max_epochs, "finetune.head_epochs", ft.head_epochs,
+            f"0..trainer.max_epochs ({trainer.max_epochs})")
+    if 0 < ft.head_epochs < trainer.max_epochs and trainer.processes() > 1:
+        # DDP registers only parameters that require grad when it wraps the model, so a stage
+        # unfrozen in phase 2 would never be synchronised and the ranks would drift apart.
+        raise ConfigError(
+            "finetune.enabled",
+            "switching phases mid-run needs one process; with several devices run two "
+            "commands: head_epochs=max_epochs, then head_epochs=0 from its checkpoint",
+        )
+    if not model.weights:
+        raise ConfigError("model.weights", "fine-tuning needs pretrained weights to start from")
