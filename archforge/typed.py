@@ -43,7 +43,7 @@ def type_name(tp: Any) -> str:
         return " or ".join(type_name(a) for a in get_args(tp))
     if origin in (list, tuple):
         args = [a for a in get_args(tp) if a is not Ellipsis]
-        return f"a list of {type_name(args[0])}" if args else "a list"
+        return f"a list (each item {type_name(args[0])})" if args else "a list"
     if origin is dict or tp is dict:
         return "a mapping"
     if dataclasses.is_dataclass(tp):

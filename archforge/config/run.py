@@ -11,6 +11,7 @@ never re-validates.
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -25,7 +26,7 @@ from archforge.config.sections import (
 from archforge.errors import ConfigError, describe_choices
 from archforge.model.schema import ModelConfig
 from archforge.model.summary import ModelSummary
-from archforge.typed import from_mapping, require
+from archforge.typed import check_value, from_mapping, require
 
 # Trainer arguments archforge sets itself: a config value would be silently replaced.
 OWNED_TRAINER_ARGS = {
@@ -182,20 +183,29 @@ def parse_trainer(mapping: Mapping[str, Any], path: str = "trainer") -> TrainerC
     for key in extra:
         if key in OWNED_TRAINER_ARGS:
             raise ConfigError(f"{path}.{key}", f"is set by archforge; {OWNED_TRAINER_ARGS[key]}")
-    allowed = _trainer_arguments()
-    for key in extra:
-        if key not in allowed:
+    hints = _trainer_arguments()
+    for key, value in extra.items():
+        if key not in hints:
             raise ConfigError(f"{path}.{key}", "not a lightning.Trainer argument; "
-                              f"{describe_choices(key, sorted(allowed | known))}")
+                              f"{describe_choices(key, sorted(set(hints) | known))}")
+        # Lightning's own annotation: a wrong type fails here, not at the first step.
+        extra[key] = check_value(hints[key], value, f"{path}.{key}")
     typed = from_mapping(TrainerConfig, {k: v for k, v in mapping.items() if k in known}, path)
     typed.extra = dict(extra)
     return typed
 
 
-def _trainer_arguments() -> set[str]:
+def _trainer_arguments() -> dict[str, Any]:
+    """Every `lightning.Trainer` keyword with its type annotation (Any where unreadable)."""
     import lightning as L
 
-    return set(inspect.signature(L.Trainer.__init__).parameters) - {"self"}
+    init = L.Trainer.__init__
+    try:
+        hints = typing.get_type_hints(init)
+    except Exception:  # an annotation this Python cannot evaluate: check names only
+        hints = {}
+    names = set(inspect.signature(init).parameters) - {"self"}
+    return {name: hints.get(name, Any) for name in names}
 
 
 def check_finetune(ft: FinetuneConfig, trainer: TrainerConfig, model: ModelConfig) -> None:

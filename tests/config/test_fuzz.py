@@ -1,0 +1,91 @@
+"""Seeded fuzzing of the whole run config: a few hundred bad overrides across every section.
+
+Whatever an override does, the outcome is a valid run or one ConfigError - never another
+exception (a TypeError, OverflowError, RecursionError ...) and never a hang.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from omegaconf import OmegaConf
+
+from archforge.config.compose import compose
+from archforge.config.run import parse_run
+from archforge.errors import ConfigError
+from archforge.search.settings import parse_settings
+
+BASE = ["model.stages.0.depth=1", "model.stages.1.depth=1", "model.stages.2.depth=1",
+        "search=resnet_cifar"]
+VALUES = ["abc", "-1", "0", "1", "0.5", "1e308", "-1e308", "inf", "-inf", "nan", "null",
+          "true", "[]", "[abc]", "[1,2]", "{}", "{a: 1}", "99999999999999999999999", "''",
+          "1.5", "[[[[1]]]]", "-0.0"]
+CASES = 240
+SECONDS = 20.0  # a generous bound that only a hang or a runaway build exceeds
+
+
+def leaves(node: Any, prefix: str = "") -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from leaves(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from leaves(value, f"{prefix}.{i}")
+    else:
+        yield prefix
+
+
+def typo(key: str, rng: random.Random) -> str:
+    head, _, leaf = key.rpartition(".")
+    if len(leaf) < 3:
+        return key + "x"
+    i = rng.randrange(len(leaf) - 1)
+    swapped = leaf[:i] + leaf[i + 1] + leaf[i] + leaf[i + 2:]
+    return f"{head}.{swapped}" if head else swapped
+
+
+def overrides() -> list[list[str]]:
+    base = OmegaConf.to_container(compose(BASE), resolve=False)
+    keys = sorted(set(leaves(base)))
+    rng = random.Random(20261123)
+    cases = []
+    for _ in range(CASES):
+        key = rng.choice(keys)
+        if rng.random() < 0.15:
+            cases.append([f"+{typo(key, rng)}={rng.choice(VALUES)}"])
+        else:
+            cases.append([f"{key}={rng.choice(VALUES)}"])
+    return cases
+
+
+def test_fuzzed_overrides_give_a_run_or_one_config_error() -> None:
+    outcomes = {"valid": 0, "config_error": 0}
+    bad: list[str] = []
+    for case in overrides():
+        start = time.perf_counter()
+        try:
+            cfg = compose([*BASE, *case])
+            parse_settings(cfg)
+            parse_run(cfg)
+            outcomes["valid"] += 1
+        except ConfigError:
+            outcomes["config_error"] += 1
+        except Exception as exc:  # the bug this test exists to find
+            bad.append(f"{case}: {type(exc).__name__}: {exc}")
+        elapsed = time.perf_counter() - start
+        if elapsed > SECONDS:
+            bad.append(f"{case}: took {elapsed:.1f} s")
+    assert not bad, "\n".join(bad[:20])
+    # The generator must exercise both outcomes, or it tests nothing.
+    assert outcomes["config_error"] > CASES // 2 and outcomes["valid"] > 0, outcomes
+
+
+@pytest.mark.parametrize("depth", [150])
+def test_deeply_nested_values_are_a_config_error(depth: int) -> None:
+    nested = "[" * depth + "1" + "]" * depth
+    with pytest.raises(ConfigError):
+        parse_run(compose([*BASE, f"+model.block_options.deep={nested}"]))
