@@ -9,6 +9,7 @@ one `ConfigError` naming the full key.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from archforge.errors import describe_choices
 from archforge.typed import require
@@ -113,7 +114,7 @@ class TrainerConfig:
     # archforge's own key, not a Trainer argument: inputs and weights in channels_last
     # memory format; null lets archforge choose per machine kind.
     channels_last: bool | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self, path: str = "trainer") -> None:
         require(self.max_epochs >= 1, f"{path}.max_epochs", self.max_epochs, "an integer >= 1")
@@ -131,7 +132,7 @@ class TrainerConfig:
             require(self.devices >= 1 or self.devices == -1, f"{path}.devices", self.devices,
                     "a count >= 1, -1 for all, 'auto' or a list of device indices")
 
-    def kwargs(self) -> dict[str, object]:
+    def kwargs(self) -> dict[str, Any]:
         """The `lightning.Trainer` keyword arguments (archforge's own keys left out)."""
         own = {"channels_last", "extra"}
         out = {k: v for k, v in vars(self).items() if k not in own}

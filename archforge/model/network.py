@@ -63,8 +63,3 @@ class Network(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))
 
-    @property
-    def feature_channels(self) -> int:
-        channels = self.head.in_channels
-        assert isinstance(channels, int)
-        return channels
