@@ -1,8 +1,9 @@
 """Hydra composition: zoo names, YAML files and mappings become one DictConfig.
 
 Hydra is used only here and in the CLI. `model=<path to a .yaml file>` is accepted
-wherever a zoo name is: the file replaces the model group, and `model.*` overrides are then
-applied to it with Hydra's own override grammar.
+wherever a zoo name is: the file is a group option served through Hydra's search path
+(archforge/config/file_source.py), so the primary config's defaults (the data links) apply
+to it as to a zoo file, and `model.*` overrides are then applied with Hydra's own grammar.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from archforge.config.file_source import absolute_file_overrides, read_yaml, unwrap
 from archforge.errors import ConfigError, describe_choices
 
 LATE_GROUPS = ("model.", "search.")
@@ -38,23 +40,9 @@ def group_options(group: str) -> list[str]:
     return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
 
 
-def _is_file_value(value: str) -> bool:
-    return value.endswith((".yaml", ".yml")) or "/" in value or "\\" in value
-
-
 def load_yaml(path: str | Path, key: str) -> DictConfig:
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise ConfigError(key, f"file not found: {p}")
-    try:
-        loaded = OmegaConf.load(p)
-    except (OSError, OmegaConfBaseException, ValueError) as exc:
-        raise ConfigError(key, f"cannot read YAML file {p}: {exc}") from exc
-    if not isinstance(loaded, DictConfig):
-        raise ConfigError(key, f"{p} holds {type(loaded).__name__}; expected a mapping")
-    if "model" in loaded and isinstance(loaded.model, DictConfig) and len(loaded) == 1:
-        return loaded.model  # a file saved as {model: {...}}
-    return loaded
+    """A YAML mapping from `path` (a file saved as `{model: {...}}` is its section)."""
+    return unwrap(read_yaml(Path(path).expanduser(), key), key)
 
 
 def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
@@ -81,24 +69,13 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
 
 def compose(overrides: Sequence[str] | None = None, config_name: str = "config") -> DictConfig:
     """Compose `conf/<config_name>.yaml` with command-line style overrides."""
-    overrides = list(overrides or [])
-    file_groups: dict[str, str] = {}
-    rest: list[str] = []
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if sep and key in ("model", "search") and _is_file_value(value):
-            file_groups[key] = value
-        else:
-            rest.append(item)
+    rest = absolute_file_overrides(list(overrides or []))
     # Values inside model/search are checked by archforge's own schema (which names the key
     # and suggests the closest one), so they are applied after Hydra, outside its struct mode;
     # that also lets open mappings such as `model.block_options` take new keys.
     late = [o for o in rest if o.lstrip("+~").startswith(LATE_GROUPS)]
     early = [o for o in rest if o not in late]
     cfg = _hydra_compose(config_name, early)
-    for group, path in file_groups.items():
-        OmegaConf.set_struct(cfg, False)
-        cfg[group] = load_yaml(path, group)
     if late:
         OmegaConf.set_struct(cfg, False)
         apply_overrides(cfg, late)
