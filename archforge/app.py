@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from hydra import version
 from hydra._internal.utils import _run_hydra, get_args_parser
 from hydra.errors import HydraException
 from omegaconf import DictConfig
@@ -82,6 +83,7 @@ def _hydra_errors_raise() -> Iterator[None]:
 def run(command: str, args: list[str]) -> int:
     """Run `command` as a Hydra app with `args` (overrides and Hydra's flags, in any order)."""
     app = APPS[command]
+    version.setbase("1.3")  # what hydra.main(version_base="1.3") sets: no chdir into run dirs
     module, _, attr = app.task.partition(":")
     task = getattr(importlib.import_module(module), attr)
     parser = get_args_parser()
@@ -96,6 +98,9 @@ def run(command: str, args: list[str]) -> int:
         try:
             _run_hydra(args=parsed, args_parser=parser, task_function=task,
                        config_path=str(conf_dir()), config_name=app.config_name)
+        except SystemExit as done:  # --help, --hydra-help and --shell-completion exit here
+            sys.stdout.flush()
+            return done.code if isinstance(done.code, int) else 0
         except (HydraException, OmegaConfBaseException) as exc:
             name = parsed.config_name or app.config_name
             raise explain(exc, parsed.overrides, name) from exc

@@ -81,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CheckpointError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `archforge zoo | head`: the reader left, nothing to report
+        return 0
     except OSError as exc:
         # a path the user named (a run directory, a data folder) cannot be read or written
         where = f": {exc.filename}" if exc.filename else ""

@@ -48,8 +48,15 @@ def train(args: list[str]) -> int:
 
 
 def before_hydra(parsed: argparse.Namespace) -> None:
-    """An explicit run directory is checked before Hydra writes `.hydra/` into it, so a
-    refused run leaves the old run's files as they were."""
+    """`run_dir=X` on the command line is Hydra's output directory with any primary config
+    (`-cn best_run` included): it becomes `hydra.run.dir=X` (`hydra.sweep.dir=X` under -m)
+    unless those are given. An explicit run directory is checked before Hydra writes
+    `.hydra/` into it, so a refused run leaves the old run's files as they were."""
+    keys = [item.partition("=")[0] for item in parsed.overrides]
+    target = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
+    given = [i.partition("=")[2] for i in parsed.overrides if i.partition("=")[0] == "run_dir"]
+    if given and given[-1] not in ("", "null") and target not in keys and "," not in given[-1]:
+        parsed.overrides.append(f"{target}={given[-1]}")
     if _rank() != 0 or parsed.multirun or parsed.cfg or parsed.help or parsed.info:
         return
     chosen = overwrite = None
