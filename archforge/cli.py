@@ -1,7 +1,8 @@
-"""The `archforge` command: `archforge <command> [hydra overrides...]`.
+"""The `archforge` command: `archforge <command> [hydra overrides and flags...]`.
 
-Each command lives in its own module and takes the remaining arguments; this file only
-dispatches and turns user errors into one clear line.
+Each command lives in its own module and takes the remaining arguments (train, search,
+report and summary are Hydra applications, see archforge/app.py); this file only dispatches
+and turns user errors into one clear line and exit status 2.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from archforge.errors import CheckpointError, ConfigError
+from archforge.errors import CheckpointError, ConfigError, closest
+from archforge.quiet import quiet_third_party
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "summary": ("archforge.commands", "summary", ),
+    "summary": ("archforge.commands", "summary"),
     "blocks": ("archforge.commands", "blocks"),
     "zoo": ("archforge.commands", "zoo"),
     "train": ("archforge.training.cli", "train"),
@@ -36,9 +38,21 @@ HELP = {
 
 
 def usage() -> str:
-    lines = ["usage: archforge <command> [key=value ...]", "", "commands:"]
-    lines += [f"  {name:<9} {HELP[name]}" for name in COMMANDS]
+    lines = ["usage: archforge <command> [key=value ...] [--help]", "", "commands:"]
+    lines += [f"  {name:<10} {HELP[name]}" for name in COMMANDS]
+    lines += ["", "archforge <command> --help lists the config groups and keys of a command.",
+              "archforge --version prints the version."]
     return "\n".join(lines)
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("archforge")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,16 +60,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
+    if args[0] in ("-V", "--version", "version"):
+        print(f"archforge {version()}")
+        return 0
+    if args[0] in ("-sc", "--shell-completion"):
+        from archforge.completion import complete
+
+        return complete(args, list(COMMANDS))
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        print(f"archforge: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        hint = closest(name, COMMANDS)
+        did = f"; did you mean {hint!r}?" if hint else ""
+        print(f"archforge: unknown command {name!r}{did}\n\n{usage()}", file=sys.stderr)
         return 2
     module, attr = COMMANDS[name]
+    quiet_third_party()
     command: Callable[[list[str]], int] = getattr(importlib.import_module(module), attr)
     try:
         return command(rest)
     except (ConfigError, CheckpointError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `archforge zoo | head`: the reader left, nothing to report
+        return 0
+    except OSError as exc:
+        # a path the user named (a run directory, a data folder) cannot be read or written
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"archforge: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("archforge: interrupted", file=sys.stderr)

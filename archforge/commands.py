@@ -6,11 +6,13 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from omegaconf import DictConfig
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from archforge.api import resolve
-from archforge.config.compose import compose, to_plain, zoo_names
+from archforge.config.compose import to_plain, zoo_names
 from archforge.errors import ConfigError
 from archforge.model.check import check
 from archforge.model.discovery import load_plugins
@@ -25,9 +27,15 @@ def _console() -> Console:
 
 
 def summary(args: list[str]) -> int:
-    """archforge summary model=<name or path> [model.key=value ...]"""
+    """archforge summary model=<name or path> [data=<name>] [model.key=value ...]"""
+    from archforge.app import run
+
+    return run("summary", args)
+
+
+def summary_task(cfg: DictConfig) -> None:
+    """The Hydra task of `archforge summary`: the network `cfg.model` describes."""
     load_plugins()
-    cfg = compose(args, config_name="build")
     report = check(parse_model(to_plain(cfg.model, "model")))
     table = Table(title=f"{report.name}  (input {fmt_shape(report.input_shape)})")
     for col, justify in (("layer", "left"), ("plugin", "left"), ("output", "right"),
@@ -44,7 +52,6 @@ def summary(args: list[str]) -> int:
         f"{report.total_params:,} params ({human(report.total_params)}), "
         f"{report.total_macs:,} MACs ({human(report.total_macs)}) at batch size 1"
     )
-    return 0
 
 
 def _first_line(obj: Callable[..., Any]) -> str:
@@ -74,7 +81,9 @@ def blocks(args: list[str]) -> int:
             entry = registry.entry(name)
             specs = option_specs(entry.factory, builder_args).values()
             opts = "\n".join(s.describe() for s in specs)
-            table.add_row(name, opts or "-", f"{_first_line(entry.factory)}\n[dim]{entry.origin}")
+            # docstrings and origins are shown verbatim: "[...]" in them is not rich markup
+            table.add_row(escape(name), escape(opts) or "-",
+                          f"{escape(_first_line(entry.factory))}\n[dim]{escape(entry.origin)}")
         if table.row_count:
             console.print(table)
     return 0
@@ -91,7 +100,7 @@ def zoo(args: list[str]) -> int:
         try:
             report = check(resolve(name))
         except ConfigError as exc:
-            table.add_row(name, "", "", "[red]error", str(exc))
+            table.add_row(escape(name), "", "", "[red]error", escape(str(exc)))
             failures += 1
             continue
         table.add_row(name, fmt_shape(report.input_shape), str(report.rows[-1].out_shape[0]),

@@ -84,3 +84,99 @@ def test_zero_init_residual_starts_blocks_as_identity() -> None:
 def test_compose_uses_hydra_group_options() -> None:
     cfg = compose(["model=resnet18"], config_name="build")
     assert cfg.model.name == "resnet18"
+
+
+# --- model files follow the data ------------------------------------------------------------
+
+BARE = """\
+name: bare
+block: basic
+shortcut: projection
+stem: {type: cifar, out_channels: 8}
+stages:
+  - {depth: 1, out_channels: 8, stride: 1}
+  - {depth: 1, out_channels: 16, stride: 2}
+head: {type: classifier}
+"""
+SMALL_DATA = ["data=synthetic", "data.channels=2", "data.image_size=12", "data.num_classes=5"]
+
+
+def _bare(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "bare.yaml"
+    path.write_text(BARE + extra)
+    return path
+
+
+def _io(model: object) -> tuple[int, int, int]:
+    return (model.in_channels, model.num_classes, model.input_size)  # type: ignore[attr-defined]
+
+
+def test_model_file_without_io_keys_follows_the_data(tmp_path: Path) -> None:
+    path = _bare(tmp_path)
+    assert _io(compose([f"model={path}", *SMALL_DATA]).model) == (2, 5, 12)
+    assert _io(compose([f"model={path}"]).model) == (1, 10, 8)  # the default data: digits
+
+
+def test_summary_config_follows_the_data_like_train(tmp_path: Path) -> None:
+    path = _bare(tmp_path)
+    built = compose([f"model={path}", *SMALL_DATA], config_name="build")
+    report = archforge.summary(to_plain_model(built))
+    assert report.input_shape == (2, 12, 12) and report.rows[-1].out_shape == (5,)
+    # no data selected: the schema's defaults
+    assert _io(compose([f"model={path}"], config_name="build").model) == (3, 1000, 224)
+
+
+def to_plain_model(cfg: object) -> dict:
+    from archforge.config.compose import to_plain
+
+    return to_plain(cfg.model, "model")  # type: ignore[attr-defined]
+
+
+def test_zoo_files_adapt_to_the_data_and_keep_their_native_shape() -> None:
+    assert _io(compose(["model=resnet50"], config_name="build").model) == (3, 1000, 224)
+    assert _io(compose(["model=resnet50", "data=digits"], config_name="build").model) == (1, 10, 8)
+    assert archforge.summary("resnet50").total_params == 25_557_032
+
+
+def test_every_zoo_file_links_its_io_keys_to_the_data() -> None:
+    from archforge.config.compose import conf_dir
+
+    links = {"num_classes": "num_classes", "in_channels": "channels", "input_size": "image_size"}
+    for path in sorted((conf_dir() / "model").glob("*.yaml")):
+        raw = OmegaConf.load(path)
+        for key, data_key in links.items():
+            value = OmegaConf.to_container(raw, resolve=False)[key]  # type: ignore[index]
+            assert str(value).startswith(f"${{oc.select:data.{data_key},"), (path.name, key)
+
+
+def test_a_value_the_file_states_wins_and_a_mismatch_is_refused(tmp_path: Path) -> None:
+    from archforge.training.validate import check_all
+
+    path = _bare(tmp_path, "in_channels: 3\n")
+    cfg = compose([f"model={path}", *SMALL_DATA])
+    assert _io(cfg.model) == (3, 5, 12)
+    with pytest.raises(archforge.ConfigError, match="in_channels"):
+        check_all(cfg)
+
+
+def test_relative_model_path_and_file_sweeps_become_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archforge.config.file_source import absolute_file_overrides
+
+    _bare(tmp_path)
+    (tmp_path / "other.yaml").write_text(BARE)
+    monkeypatch.chdir(tmp_path)
+    assert compose(["model=bare.yaml"]).model.name == "bare"
+    swept = absolute_file_overrides(["model=bare.yaml,resnet20,./other.yaml", "seed=1"])
+    assert swept == [f"model={tmp_path / 'bare.yaml'},resnet20,{tmp_path / 'other.yaml'}",
+                     "seed=1"]
+
+
+def test_a_missing_or_malformed_model_file_is_one_config_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nstages: [1, 2\nblock: basic\n")
+    with pytest.raises(archforge.ConfigError, match=r"bad\.yaml, line 3, column 6"):
+        compose([f"model={bad}"])
+    with pytest.raises(archforge.ConfigError, match="file not found"):
+        compose([f"model={tmp_path / 'absent.yaml'}"])

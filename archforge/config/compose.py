@@ -1,12 +1,14 @@
 """Hydra composition: zoo names, YAML files and mappings become one DictConfig.
 
 Hydra is used only here and in the CLI. `model=<path to a .yaml file>` is accepted
-wherever a zoo name is: the file replaces the model group, and `model.*` overrides are then
-applied to it with Hydra's own override grammar.
+wherever a zoo name is: the file is a group option served through Hydra's search path
+(archforge/config/file_source.py), so the primary config's defaults (the data links) apply
+to it as to a zoo file, and `model.*` overrides are then applied with Hydra's own grammar.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
@@ -20,9 +22,20 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from archforge.errors import ConfigError, describe_choices
+from archforge.config.file_source import absolute_file_overrides, read_yaml, unwrap
+from archforge.errors import ConfigError, closest, describe_choices
 
 LATE_GROUPS = ("model.", "search.")
+
+
+def _first_set(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+# conf/config.yaml: `hydra.run.dir: ${archforge.or:${run_dir},'outputs/...'}`; OmegaConf's own
+# `oc.select` returns a null value as is, so `run_dir: null` needs this to fall back.
+if not OmegaConf.has_resolver("archforge.or"):
+    OmegaConf.register_new_resolver("archforge.or", _first_set)
 
 
 def conf_dir() -> Path:
@@ -30,31 +43,22 @@ def conf_dir() -> Path:
     return Path(str(files("archforge_conf")))
 
 
+def natural_key(name: str) -> tuple[tuple[int, str | int], ...]:
+    """Sort key that orders digit runs by value: resnet18 < resnet34 < resnet101."""
+    return tuple((0, int(t)) if t.isdigit() else (1, t) for t in re.split(r"(\d+)", name) if t)
+
+
 def zoo_names() -> list[str]:
-    return sorted(p.stem for p in (conf_dir() / "model").glob("*.yaml"))
+    return sorted((p.stem for p in (conf_dir() / "model").glob("*.yaml")), key=natural_key)
 
 
 def group_options(group: str) -> list[str]:
     return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
 
 
-def _is_file_value(value: str) -> bool:
-    return value.endswith((".yaml", ".yml")) or "/" in value or "\\" in value
-
-
 def load_yaml(path: str | Path, key: str) -> DictConfig:
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise ConfigError(key, f"file not found: {p}")
-    try:
-        loaded = OmegaConf.load(p)
-    except (OSError, OmegaConfBaseException, ValueError) as exc:
-        raise ConfigError(key, f"cannot read YAML file {p}: {exc}") from exc
-    if not isinstance(loaded, DictConfig):
-        raise ConfigError(key, f"{p} holds {type(loaded).__name__}; expected a mapping")
-    if "model" in loaded and isinstance(loaded.model, DictConfig) and len(loaded) == 1:
-        return loaded.model  # a file saved as {model: {...}}
-    return loaded
+    """A YAML mapping from `path` (a file saved as `{model: {...}}` is its section)."""
+    return unwrap(read_yaml(Path(path).expanduser(), key), key)
 
 
 def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
@@ -81,24 +85,13 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
 
 def compose(overrides: Sequence[str] | None = None, config_name: str = "config") -> DictConfig:
     """Compose `conf/<config_name>.yaml` with command-line style overrides."""
-    overrides = list(overrides or [])
-    file_groups: dict[str, str] = {}
-    rest: list[str] = []
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if sep and key in ("model", "search") and _is_file_value(value):
-            file_groups[key] = value
-        else:
-            rest.append(item)
+    rest = absolute_file_overrides(list(overrides or []))
     # Values inside model/search are checked by archforge's own schema (which names the key
     # and suggests the closest one), so they are applied after Hydra, outside its struct mode;
     # that also lets open mappings such as `model.block_options` take new keys.
     late = [o for o in rest if o.lstrip("+~").startswith(LATE_GROUPS)]
     early = [o for o in rest if o not in late]
     cfg = _hydra_compose(config_name, early)
-    for group, path in file_groups.items():
-        OmegaConf.set_struct(cfg, False)
-        cfg[group] = load_yaml(path, group)
     if late:
         OmegaConf.set_struct(cfg, False)
         apply_overrides(cfg, late)
@@ -110,27 +103,88 @@ def _hydra_compose(config_name: str, overrides: list[str]) -> DictConfig:
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
             cfg = hydra_compose(config_name=config_name, overrides=overrides)
-    except HydraException as exc:
-        raise _explain(exc, overrides) from exc
-    except OmegaConfBaseException as exc:
-        raise ConfigError("overrides", str(exc).splitlines()[0]) from exc
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise explain(exc, overrides, config_name) from exc
     finally:
         GlobalHydra.instance().clear()
     OmegaConf.set_struct(cfg, False)
     return cfg
 
 
-def _explain(exc: HydraException, overrides: list[str]) -> ConfigError:
+_NO_KEY = re.compile(r"Could not override '([^']+)'")
+_TAKEN = re.compile(r"An item is already at '([^']+)'")
+
+
+def explain(
+    exc: BaseException, overrides: Sequence[str], config_name: str = "config"
+) -> ConfigError:
+    """One ConfigError for a Hydra or OmegaConf composition error: the key, the value and
+    what is accepted (the closest existing key for a typo, the options of a group)."""
+    cause: BaseException | None = exc
+    while cause is not None:  # raised by archforge inside Hydra (a user's YAML file)
+        if isinstance(cause, ConfigError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
     text = str(exc)
+    if match := _NO_KEY.search(text):
+        return unknown_key(match.group(1), overrides, config_name)
+    if match := _TAKEN.search(text):
+        key = match.group(1)
+        return ConfigError(key, f"already set; override it with {key}=VALUE (no '+')")
     for item in overrides:
         key, _, value = item.partition("=")
         group = key.lstrip("+~")
-        if (conf_dir() / group).is_dir() and f"'{group}/{value}'" in text:
-            return ConfigError(
-                group, f"unknown {group} {value!r}; {describe_choices(value, group_options(group))}"
-            )
+        if not (conf_dir() / group).is_dir():
+            continue
+        for option in value.split(","):
+            if f"'{group}/{option}'" in text:
+                return ConfigError(group, f"unknown {group} {option!r}; "
+                                   f"{describe_choices(option, group_options(group))}")
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return ConfigError("overrides", "; ".join(lines[:2]) if lines else type(exc).__name__)
+
+
+def _base_for_hints(overrides: Sequence[str], config_name: str) -> DictConfig | None:
+    """The config the user is overriding (group choices applied), to look up known keys."""
+    choices = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if sep and (conf_dir() / key).is_dir() and "," not in value and "(" not in value:
+            choices.append(item)
+    for attempt in (choices, []):
+        try:
+            with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+                return hydra_compose(config_name=config_name, overrides=attempt)
+        except Exception:  # only hints are at stake: any failure means "no hint"
+            continue
+        finally:
+            GlobalHydra.instance().clear()
+    return None
+
+
+def unknown_key(key: str, overrides: Sequence[str], config_name: str = "config") -> ConfigError:
+    """`trainer.max_epoch`: did you mean trainer.max_epochs? (never Hydra's '+key' advice
+    for a typo of a key that exists)."""
+    value = next((i.partition("=")[2] for i in overrides if i.partition("=")[0] == key), "VALUE")
+    cfg = _base_for_hints(overrides, config_name)
+    node: Any = cfg
+    prefix: list[str] = []
+    for part in key.split("."):
+        if not isinstance(node, DictConfig) or part not in node:
+            break
+        node = node[part]
+        prefix.append(part)
+    if not isinstance(node, DictConfig):
+        return ConfigError(key, "no such key")
+    missing = key.split(".")[len(prefix)]
+    where = ".".join(prefix)
+    known = [str(k) for k in node]
+    hint = closest(missing, known)
+    if hint is not None:
+        return ConfigError(key, f"no such key; did you mean {'.'.join([*prefix, hint])}?")
+    section = where or "the config"
+    return ConfigError(key, f"no such key in {section} (keys: {', '.join(sorted(known))}); "
+                       f"a new key for an open section is added with +{key}={value}")
 
 
 def to_plain(node: DictConfig | Mapping[str, Any] | None, key: str) -> dict[str, Any]:

@@ -1,18 +1,30 @@
 """`archforge train | predict | export`: Hydra-style `key=value` overrides in, one result out.
 
+`train` is a Hydra application (archforge/app.py): `train_task` runs once per Hydra job.
+
 User errors (ConfigError, CheckpointError) propagate to archforge.cli, which prints them as
 one line and exits with status 2.
 """
 
 from __future__ import annotations
 
-import logging
+import argparse
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from archforge.config.compose import compose
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, open_dict, read_write
+
 from archforge.errors import ConfigError
+from archforge.training.rundir import check_run_dir
+
+if TYPE_CHECKING:
+    from archforge.training.fit import TrainResult
 
 
 def _split(args: list[str], own: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
@@ -28,26 +40,91 @@ def _split(args: list[str], own: tuple[str, ...]) -> tuple[dict[str, str], list[
     return mine, rest
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-
-
 def train(args: list[str]) -> int:
-    """archforge train [overrides]: fit, then print validation metrics and checkpoints."""
+    """archforge train [overrides] [Hydra flags]: Hydra runs `train_task` once per job."""
+    from archforge.app import run
+
+    return run("train", args)
+
+
+def before_hydra(parsed: argparse.Namespace) -> None:
+    """`run_dir=X` on the command line is Hydra's output directory with any primary config
+    (`-cn best_run` included): it becomes `hydra.run.dir=X` (`hydra.sweep.dir=X` under -m)
+    unless those are given. An explicit run directory is checked before Hydra writes
+    `.hydra/` into it, so a refused run leaves the old run's files as they were."""
+    keys = [item.partition("=")[0] for item in parsed.overrides]
+    target = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
+    given = [i.partition("=")[2] for i in parsed.overrides if i.partition("=")[0] == "run_dir"]
+    if given and given[-1] not in ("", "null") and target not in keys and "," not in given[-1]:
+        parsed.overrides.append(f"{target}={given[-1]}")
+    if _rank() != 0 or parsed.multirun or parsed.cfg or parsed.help or parsed.info:
+        return
+    chosen = overwrite = None
+    for item in parsed.overrides:
+        key, _, value = item.partition("=")
+        if key in ("run_dir", "hydra.run.dir") and value not in ("", "null"):
+            chosen = (key, value.strip("'\""))
+        elif key == "overwrite":
+            overwrite = value.lower() == "true"
+    if chosen is not None and "${" not in chosen[1]:
+        check_run_dir(Path(chosen[1]).expanduser().resolve(), bool(overwrite), chosen[0])
+
+
+def train_task(cfg: DictConfig) -> float | None:
+    """One Hydra job: the run directory is Hydra's output directory."""
     from archforge.training.fit import train as fit
 
-    _setup_logging()
-    cfg = compose(args)
-    result = fit(cfg)
-    if _rank() != 0:
-        return 0
+    hydra_cfg = HydraConfig.get()
+    out = Path(hydra_cfg.runtime.output_dir)
+    explicit = cfg.get("run_dir")
+    if (hydra_cfg.mode == RunMode.RUN and explicit
+            and Path(str(explicit)).expanduser().resolve() != out.resolve()):
+        raise ConfigError("run_dir", f"got {explicit!r} but this primary config writes to {out}; "
+                          f"pass hydra.run.dir={explicit} instead")
+    if _rank() == 0:
+        check_run_dir(out, bool(cfg.get("overwrite", False)))
+    with open_dict(cfg):
+        cfg.run_dir = str(out)
+    with ddp_relaunch_as_this_job(hydra_cfg, out):
+        result = fit(cfg)
+    if _rank() == 0:
+        print_result(result)
+    acc = result.metrics.get("val/acc")
+    return None if acc is None else float(acc)
+
+
+def print_result(result: TrainResult) -> None:
+    """What `archforge train` prints when a run ends (rank 0 only)."""
     print(f"run directory: {result.run_dir}")
     for key, value in sorted(result.metrics.items()):
         shown = f"{100 * value:.2f}%" if "acc" in key else f"{value:.4f}"
         print(f"{key}: {shown}")
     print(f"best checkpoint: {result.best_checkpoint}")
     print(f"last checkpoint: {result.last_checkpoint}")
-    return 0
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def ddp_relaunch_as_this_job(hydra_cfg: DictConfig, out: Path) -> Iterator[None]:
+    """Lightning starts DDP ranks > 0 by re-running `sys.argv` with `hydra.run.dir=<run.dir>`
+    appended. Under `-m` that command would start a whole sweep again, in another folder.
+    For the duration of this job `sys.argv` is this job's own single-run command and
+    `hydra.run.dir` this job's output directory."""
+    argv = [sys.argv[0], "train"]
+    for source in hydra_cfg.runtime.config_sources:
+        if source.provider == "command-line":
+            argv += ["--config-dir", str(source.path).partition("://")[2] or str(source.path)]
+    argv += ["--config-name", str(hydra_cfg.job.config_name), *hydra_cfg.overrides.task]
+    saved_argv, saved_dir = sys.argv, hydra_cfg.run.dir
+    sys.argv = argv
+    with read_write(hydra_cfg.run):
+        hydra_cfg.run.dir = str(out)
+    try:
+        yield
+    finally:
+        sys.argv = saved_argv
+        with read_write(hydra_cfg.run):
+            hydra_cfg.run.dir = saved_dir
 
 
 def _rank() -> int:

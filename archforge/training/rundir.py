@@ -38,11 +38,45 @@ def make_loggers(kind: Any, run_dir: Path) -> list[Logger]:
         return []
     kinds = [kind] if isinstance(kind, str) else list(kind)
     loggers: list[Logger] = []
+    # Each logger writes to run_dir/<kind>/ with an empty version: Lightning's progress bar
+    # shows a logger's version as `v_num`, which said "csv" (or "oard") before.
     for k in kinds:
         if k == "csv":
-            loggers.append(CSVLogger(run_dir, name="", version="csv"))
+            loggers.append(CSVLogger(run_dir / "csv", name="", version=""))
         elif k == "tensorboard":
-            loggers.append(TensorBoardLogger(run_dir, name="", version="tensorboard"))
+            loggers.append(TensorBoardLogger(run_dir / "tensorboard", name="", version=""))
         else:
             raise ConfigError("logger", f"got {k!r}; expected csv, tensorboard or a list of them")
     return loggers
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_run_dir(run_dir: Path, overwrite: bool = False, key: str = "run_dir") -> None:
+    """Refuse, before any training, a run directory that training could not write or would
+    silently overwrite: a file where a folder belongs, a folder where best.ckpt belongs, a
+    read-only place, or another run's checkpoints (unless `overwrite=true`)."""
+    checkpoints = run_dir / "checkpoints"
+    for folder in (run_dir, checkpoints):
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(key, f"{folder} is a file, not a directory; choose another "
+                              "run directory")
+    for name in ("best.ckpt", "last.ckpt"):
+        ckpt = checkpoints / name
+        if ckpt.is_dir():
+            raise ConfigError(key, f"{ckpt} is a directory; a checkpoint file is written "
+                              "there; remove it or choose another run directory")
+    existing = [checkpoints / n for n in ("best.ckpt", "last.ckpt") if (checkpoints / n).exists()]
+    if existing and not overwrite:
+        raise ConfigError(key, f"{run_dir} already holds another run's checkpoints "
+                          f"({', '.join(p.name for p in existing)}); choose a new run directory "
+                          "(run_dir=... or hydra.run.dir=...) or pass overwrite=true to replace "
+                          "them")
+    for folder in (checkpoints, run_dir):
+        place = _nearest_existing(folder)
+        if not os.access(place, os.W_OK | os.X_OK):
+            raise ConfigError(key, f"{place} is not writable; choose another run directory")

@@ -31,7 +31,7 @@ def _paths(name: str, tmp_path: Path) -> dict[str, str]:
 @pytest.mark.parametrize("name", ["digits", "synthetic", "cifar10", "image_folder"])
 def test_every_data_yaml_composes_and_builds(name: str, tmp_path: Path) -> None:
     overrides = [f"++data.{k}={v}" for k, v in _paths(name, tmp_path).items()]
-    cfg = compose([f"+data={name}", *overrides], config_name="build")
+    cfg = compose([f"data={name}", *overrides], config_name="build")
     for key in REQUIRED:
         assert key in cfg.data, f"conf/data/{name}.yaml lacks {key}"
     assert cfg.data.name == name and cfg.data.num_workers == 0

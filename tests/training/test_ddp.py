@@ -36,4 +36,4 @@ def test_two_process_cpu_ddp(tmp_path: Path) -> None:
     assert proc.stdout.count("best checkpoint:") == 1  # only rank 0 reports
     net, _ = load_network(run / "checkpoints" / "best.ckpt")
     assert net.config.num_classes == 4
-    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == ["checkpoints", "csv"]
+    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == [".hydra", "checkpoints", "csv"]

@@ -1,0 +1,108 @@
+"""archforge as a Hydra application: `archforge <command> [Hydra's arguments]`.
+
+`train`, `search`, `report` and `summary` run through Hydra's own entry point (the function
+`hydra.main` calls) with archforge's `conf/` as the config directory and the arguments after
+the command name, so every Hydra convention works: `--help`, `--cfg job|hydra|all`,
+`--info`, `-m/--multirun` with comma and range sweeps, `hydra.run.dir`, `hydra.sweep.dir`,
+`-cd/--config-dir`, `-cn/--config-name`, `--shell-completion` and launcher plugins
+(`hydra/launcher=submitit_slurm`). Each command's task function lives in its own module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from hydra import version
+from hydra._internal.utils import _run_hydra, get_args_parser
+from hydra.errors import HydraException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from archforge.config.compose import conf_dir, explain
+from archforge.config.file_source import absolute_file_overrides
+
+
+@dataclass(frozen=True)
+class App:
+    config_name: str
+    task: str  # "module:function", imported when the command runs
+    # Hydra overrides the command always starts with (the user's own come after and win).
+    hydra: tuple[str, ...] = ()
+
+
+# search and report keep their own folders (the study directory): no Hydra run directory.
+_NO_RUN_DIR = ("hydra.output_subdir=null", "hydra.run.dir=.", "hydra/job_logging=none")
+APPS: dict[str, App] = {
+    "train": App("config", "archforge.training.cli:train_task"),
+    "search": App("config", "archforge.app:search_task", _NO_RUN_DIR),
+    "report": App("config", "archforge.app:report_task", _NO_RUN_DIR),
+    "summary": App("build", "archforge.commands:summary_task"),
+}
+
+
+def _task_overrides() -> list[str]:
+    from hydra.core.hydra_config import HydraConfig
+
+    return [str(o) for o in HydraConfig.get().overrides.task]
+
+
+def search_task(cfg: DictConfig) -> None:
+    """`archforge search`: the search package takes this job's overrides (it composes each
+    trial from them)."""
+    from archforge.search.cli import search
+
+    search(_task_overrides())
+
+
+def report_task(cfg: DictConfig) -> None:
+    from archforge.search.cli import report
+
+    report(_task_overrides())
+
+
+@contextlib.contextmanager
+def _hydra_errors_raise() -> Iterator[None]:
+    # Hydra prints its own message and exits 1 on any error unless HYDRA_FULL_ERROR is set;
+    # archforge turns user errors into one ConfigError line and exit status 2 instead.
+    previous = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = previous
+
+
+def run(command: str, args: list[str]) -> int:
+    """Run `command` as a Hydra app with `args` (overrides and Hydra's flags, in any order)."""
+    app = APPS[command]
+    version.setbase("1.3")  # what hydra.main(version_base="1.3") sets: no chdir into run dirs
+    module, _, attr = app.task.partition(":")
+    task = getattr(importlib.import_module(module), attr)
+    parser = get_args_parser()
+    parser.prog = f"archforge {command}"
+    parsed = parser.parse_intermixed_args(args)
+    parsed.overrides = [f"hydra.job.name={command}", *app.hydra,
+                        *absolute_file_overrides(parsed.overrides)]
+    before = getattr(importlib.import_module(module), "before_hydra", None)
+    if callable(before):
+        before(parsed)
+    with _hydra_errors_raise():
+        try:
+            _run_hydra(args=parsed, args_parser=parser, task_function=task,
+                       config_path=str(conf_dir()), config_name=app.config_name)
+        except SystemExit as done:  # --help, --hydra-help and --shell-completion exit here
+            sys.stdout.flush()
+            return done.code if isinstance(done.code, int) else 0
+        except (HydraException, OmegaConfBaseException) as exc:
+            name = parsed.config_name or app.config_name
+            raise explain(exc, parsed.overrides, name) from exc
+    sys.stdout.flush()
+    return 0
