@@ -11,11 +11,13 @@ the command name, so every Hydra convention works: `--help`, `--cfg job|hydra|al
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from hydra import version
 from hydra._internal.utils import _run_hydra, get_args_parser
@@ -23,8 +25,9 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from archforge.config.compose import conf_dir, explain
+from archforge.config.compose import conf_dir, explain, nesting_guard
 from archforge.config.file_source import absolute_file_overrides
+from archforge.errors import CheckpointError, ConfigError
 
 
 @dataclass(frozen=True)
@@ -80,12 +83,31 @@ def _hydra_errors_raise() -> Iterator[None]:
             os.environ["HYDRA_FULL_ERROR"] = previous
 
 
+def _reporting(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
+    """The task, with a user error reported as its one line and exit status 2.
+
+    Hydra's job runner catches `Exception`s from the task and prints "Error executing job
+    with overrides: [...]" before re-raising; a `SystemExit` passes through it untouched,
+    so the user sees only archforge's line (and a sweep stops at the first bad job, as
+    Hydra's own default does)."""
+
+    @functools.wraps(task)
+    def job(cfg: DictConfig) -> Any:
+        try:
+            return task(cfg)
+        except (ConfigError, CheckpointError) as exc:
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            raise SystemExit(2) from exc
+
+    return job
+
+
 def run(command: str, args: list[str]) -> int:
     """Run `command` as a Hydra app with `args` (overrides and Hydra's flags, in any order)."""
     app = APPS[command]
     version.setbase("1.3")  # what hydra.main(version_base="1.3") sets: no chdir into run dirs
     module, _, attr = app.task.partition(":")
-    task = getattr(importlib.import_module(module), attr)
+    task = _reporting(getattr(importlib.import_module(module), attr))
     parser = get_args_parser()
     parser.prog = f"archforge {command}"
     parsed = parser.parse_intermixed_args(args)
@@ -94,7 +116,7 @@ def run(command: str, args: list[str]) -> int:
     before = getattr(importlib.import_module(module), "before_hydra", None)
     if callable(before):
         before(parsed)
-    with _hydra_errors_raise():
+    with _hydra_errors_raise(), nesting_guard():
         try:
             _run_hydra(args=parsed, args_parser=parser, task_function=task,
                        config_path=str(conf_dir()), config_name=app.config_name)

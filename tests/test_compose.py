@@ -150,13 +150,13 @@ def test_every_zoo_file_links_its_io_keys_to_the_data() -> None:
 
 
 def test_a_value_the_file_states_wins_and_a_mismatch_is_refused(tmp_path: Path) -> None:
-    from archforge.training.validate import check_all
+    from archforge.config.run import parse_run
 
     path = _bare(tmp_path, "in_channels: 3\n")
     cfg = compose([f"model={path}", *SMALL_DATA])
     assert _io(cfg.model) == (3, 5, 12)
     with pytest.raises(archforge.ConfigError, match="in_channels"):
-        check_all(cfg)
+        parse_run(cfg)
 
 
 def test_relative_model_path_and_file_sweeps_become_absolute(

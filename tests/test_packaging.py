@@ -26,6 +26,7 @@ def test_wheel_ships_plugins_and_configs(tmp_path: Path) -> None:
     wheel = next((tmp_path / "dist").glob("archforge-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "archforge_plugins/resnet.py" in names
+    assert "archforge/checkpoint/network.py" in names
     assert "archforge_conf/model/resnet50.yaml" in names
     assert "archforge_conf/config.yaml" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))

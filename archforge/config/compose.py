@@ -8,8 +8,9 @@ to it as to a zoo file, and `model.*` overrides are then applied with Hydra's ow
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -83,9 +84,26 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
             raise ConfigError(key, str(exc).splitlines()[0]) from exc
 
 
+@contextlib.contextmanager
+def nesting_guard() -> Iterator[None]:
+    """OmegaConf builds nested values recursively: a value nested a few hundred levels deep
+    (`+model.block_options.x=[[[[...]]]]`) exhausts Python's stack. That is a bad value, not
+    a crash."""
+    try:
+        yield
+    except RecursionError as exc:
+        raise ConfigError("overrides", "a value is nested too deeply to be a configuration "
+                          "(hundreds of levels of [] or {})") from exc
+
+
 def compose(overrides: Sequence[str] | None = None, config_name: str = "config") -> DictConfig:
     """Compose `conf/<config_name>.yaml` with command-line style overrides."""
-    rest = absolute_file_overrides(list(overrides or []))
+    with nesting_guard():
+        return _compose(list(overrides or []), config_name)
+
+
+def _compose(overrides: list[str], config_name: str) -> DictConfig:
+    rest = absolute_file_overrides(overrides)
     # Values inside model/search are checked by archforge's own schema (which names the key
     # and suggests the closest one), so they are applied after Hydra, outside its struct mode;
     # that also lets open mappings such as `model.block_options` take new keys.

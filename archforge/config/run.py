@@ -53,6 +53,7 @@ class RunKeys:
     search: dict[str, Any] | None = None
     seed: int = 0
     run_dir: str | None = None
+    overwrite: bool = False  # allow a run directory that holds another run's checkpoints
     logger: str | list[str] | None = "csv"
     label_smoothing: float = 0.0
     channels_last: bool | None = None  # null: trainer.channels_last, then archforge's choice

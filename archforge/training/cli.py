@@ -27,19 +27,6 @@ if TYPE_CHECKING:
     from archforge.training.fit import TrainResult
 
 
-def _split(args: list[str], own: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
-    """Pull `key=value` pairs for this command's own keys; the rest are config overrides."""
-    mine: dict[str, str] = {}
-    rest: list[str] = []
-    for arg in args:
-        key, sep, value = arg.partition("=")
-        if sep and key in own:
-            mine[key] = value
-        else:
-            rest.append(arg)
-    return mine, rest
-
-
 def train(args: list[str]) -> int:
     """archforge train [overrides] [Hydra flags]: Hydra runs `train_task` once per job."""
     from archforge.app import run
@@ -94,14 +81,22 @@ def train_task(cfg: DictConfig) -> float | None:
 
 
 def print_result(result: TrainResult) -> None:
-    """What `archforge train` prints when a run ends (rank 0 only)."""
+    """What `archforge train` prints when a run ends (rank 0 only): the epoch kept in
+    best.ckpt and the last epoch, each labelled, so the printed numbers describe a file."""
     print(f"run directory: {result.run_dir}")
-    for key, value in sorted(result.metrics.items()):
-        shown = f"{100 * value:.2f}%" if "acc" in key else f"{value:.4f}"
-        print(f"{key}: {shown}")
+    rows = [(f"best (epoch {result.best_epoch}, best.ckpt)", result.best_metrics),
+            (f"last (epoch {result.epochs}, last.ckpt)", result.metrics)]
+    for label, metrics in rows:
+        if metrics:
+            shown = ", ".join(f"{key} {_fmt(key, value)}" for key, value in sorted(metrics.items()))
+            print(f"{label}: {shown}")
     print(f"best checkpoint: {result.best_checkpoint}")
     print(f"last checkpoint: {result.last_checkpoint}")
     sys.stdout.flush()
+
+
+def _fmt(key: str, value: float) -> str:
+    return f"{100 * value:.2f}%" if "acc" in key else f"{value:.4f}"
 
 
 @contextlib.contextmanager
@@ -134,43 +129,13 @@ def _rank() -> int:
 
 def predict(args: list[str]) -> int:
     """archforge predict checkpoint=PATH input=IMAGE_OR_FOLDER [top_k=1]"""
-    from archforge.training.predict import Predictor, image_paths
+    from archforge.predict import command
 
-    own, rest = _split(args, ("checkpoint", "input", "top_k"))
-    if rest:
-        raise ConfigError(rest[0], "predict takes checkpoint=PATH input=PATH [top_k=N]")
-    if "checkpoint" not in own:
-        raise ConfigError("checkpoint", "missing; archforge predict checkpoint=PATH input=PATH")
-    if "input" not in own:
-        raise ConfigError("input", "missing; an image file or a folder of images")
-    predictor = Predictor.from_checkpoint(own["checkpoint"])
-    top_k = int(own.get("top_k", "1"))
-    paths = image_paths(Path(own["input"]))
-    for path in paths:
-        try:
-            ranked = predictor.predict_file(path, top_k)
-        except OSError as exc:
-            print(f"{path}: skipped ({exc})", file=sys.stderr)
-            continue
-        shown = ", ".join(f"{label} ({prob:.3f})" for label, prob in ranked)
-        print(f"{path}: {shown}")
-    return 0
+    return command(args)
 
 
 def export(args: list[str]) -> int:
-    """archforge export checkpoint=PATH [format=onnx|torchscript|both] [output=DIR]"""
-    from archforge.export import export_checkpoint
+    """archforge export checkpoint=PATH [format=onnx|torchscript|both] [output=DIR] [opset=N]"""
+    from archforge.export import command
 
-    own, rest = _split(args, ("checkpoint", "format", "output", "opset"))
-    if rest:
-        raise ConfigError(rest[0], "export takes checkpoint=PATH format=... output=DIR")
-    if "checkpoint" not in own:
-        raise ConfigError("checkpoint", "missing; archforge export checkpoint=PATH")
-    written = export_checkpoint(
-        own["checkpoint"],
-        fmt=own.get("format", "both"),
-        output=Path(own["output"]) if "output" in own else None,
-    )
-    for path in written:
-        print(f"wrote {path}")
-    return 0
+    return command(args)

@@ -9,13 +9,11 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
+from archforge.checkpoint import META_KEY
 from archforge.config.sections import OptimConfig
 from archforge.model.network import Network
 from archforge.training.freeze import keep_frozen_norms_in_eval
 from archforge.training.optim import build_optimizer, build_scheduler
-
-# Checkpoint key holding what predict/export need without the training config files.
-META_KEY = "archforge"
 
 
 class ClassifierModule(L.LightningModule):

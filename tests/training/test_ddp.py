@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from train_helpers import TINY
 
-from archforge.training.predict import load_network
+from archforge.checkpoint import load_network
 
 
 @pytest.mark.slow

@@ -9,9 +9,9 @@ import pytest
 import torch
 from tv_resnet import TVResNet18, randomised
 
+from archforge.checkpoint import load_network
 from archforge.config.compose import compose
 from archforge.training.fit import train
-from archforge.training.predict import load_network
 
 
 @pytest.mark.slow

@@ -9,10 +9,10 @@ import pytest
 import torch
 from train_helpers import tiny_overrides
 
+from archforge.checkpoint import load_network
 from archforge.config.compose import compose
 from archforge.errors import ConfigError
 from archforge.training.fit import TrainResult, train
-from archforge.training.predict import load_network
 
 
 def test_default_config_adapts_model_to_digits() -> None:
