@@ -40,11 +40,13 @@ def image_paths(path: Path) -> list[Path]:
 
 
 def _statistics(value: Any, channels: int, default: float) -> torch.Tensor:
-    """Stored per-channel mean/std, or `default` where the file holds none (or nonsense)."""
+    """Stored per-channel mean/std, or `default` where the file holds none (or nonsense:
+    a std of 0 would divide by zero)."""
     ok = (
         isinstance(value, list)
         and len(value) == channels
         and all(isinstance(v, int | float) and math.isfinite(v) for v in value)
+        and (default == 0.0 or all(v > 0 for v in value))
     )
     values = value if ok else [default] * channels
     return torch.tensor(values, dtype=torch.float32).view(-1, 1, 1)
