@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 class Limits:
     max_stage_depth: int = 2048  # blocks in one stage
     max_stages: int = 256
+    max_blocks: int = 4096  # all stages together (ResNet-1202: 600)
     max_channels: int = 65536  # any stem/stage width after the width multiplier
     max_width: float = 64.0  # the width multiplier itself
     max_input_size: int = 8192  # pixels per side

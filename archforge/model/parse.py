@@ -44,6 +44,9 @@ def parse_model(data: Mapping[str, Any], path: str = "model") -> ModelConfig:
         _channels(cfg.stem.out_channels, cfg.width, join(join(path, "stem"), "out_channels"), bound)
     for i, stage in enumerate(cfg.stages):
         _stage(cfg, stage, join(join(path, "stages"), i), path, bound)
+    blocks = sum(stage.depth for stage in cfg.stages)
+    require(blocks <= bound.max_blocks, join(path, "stages"), f"{blocks:,} blocks in all",
+            f"at most {bound.max_blocks:,} blocks (ARCHFORGE_MAX_BLOCKS raises the bound)")
     return cfg
 
 
