@@ -23,6 +23,12 @@ from archforge.errors import ConfigError, describe_choices
 T = TypeVar("T")
 
 _NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+# Scalars taken as they are (YAML already typed them): no "3" -> 3, no 1 -> True.
+_EXACT = {
+    bool: lambda v: isinstance(v, bool),
+    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    str: lambda v: isinstance(v, str),
+}
 
 
 def join(path: str, key: str | int) -> str:
@@ -71,12 +77,8 @@ def check_value(tp: Any, value: Any, path: str) -> Any:
         if value in get_args(tp):
             return value
         raise _mismatch(tp, value, path)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise _mismatch(tp, value, path)
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
+    if tp in _EXACT:
+        if _EXACT[tp](value):
             return value
         raise _mismatch(tp, value, path)
     if tp is float:
@@ -88,10 +90,6 @@ def check_value(tp: Any, value: Any, path: str) -> Any:
             if not math.isfinite(number):
                 raise ConfigError(path, f"got {value!r}; expected a finite number")
             return number
-        raise _mismatch(tp, value, path)
-    if tp is str:
-        if isinstance(value, str):
-            return value
         raise _mismatch(tp, value, path)
     if origin in (list, tuple) or tp in (list, tuple):
         if not isinstance(value, list | tuple):
