@@ -22,6 +22,8 @@ from .resnet import BasicBlock, Bottleneck
 class PlainBasicBlock(BasicBlock):
     """Two 3x3 convs with norm and activation, no shortcut."""
 
+    residual = False
+
     def __init__(
         self,
         in_channels: int,
@@ -33,15 +35,12 @@ class PlainBasicBlock(BasicBlock):
     ):
         super().__init__(in_channels, out_channels, stride, groups=groups, norm=norm, act=act)
 
-    def _make_shortcut(
-        self, kind: str, cin: int, cout: int, stride: int, norm: str, always: bool
-    ) -> nn.Module | None:
-        return None
-
 
 @BLOCKS.register("plain_bottleneck")
 class PlainBottleneck(Bottleneck):
     """1x1 -> 3x3 -> 1x1 with norm and activation, no shortcut."""
+
+    residual = False
 
     def __init__(
         self,
@@ -61,11 +60,6 @@ class PlainBottleneck(Bottleneck):
             width_per_group=width_per_group, inner_channels=inner_channels,
             stride_on=stride_on, norm=norm, act=act,
         )
-
-    def _make_shortcut(
-        self, kind: str, cin: int, cout: int, stride: int, norm: str, always: bool
-    ) -> nn.Module | None:
-        return None
 
 
 @BLOCKS.register("vgg")
