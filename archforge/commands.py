@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from archforge.api import resolve
@@ -74,7 +75,9 @@ def blocks(args: list[str]) -> int:
             entry = registry.entry(name)
             specs = option_specs(entry.factory, builder_args).values()
             opts = "\n".join(s.describe() for s in specs)
-            table.add_row(name, opts or "-", f"{_first_line(entry.factory)}\n[dim]{entry.origin}")
+            # Docstrings write optional layers in brackets, which rich would read as markup.
+            doc = escape(_first_line(entry.factory))
+            table.add_row(name, escape(opts) or "-", f"{doc}\n[dim]{escape(entry.origin)}")
         if table.row_count:
             console.print(table)
     return 0

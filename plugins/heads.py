@@ -41,9 +41,10 @@ def _hidden_layers(
 
 @HEADS.register("classifier")
 class ClassifierHead(nn.Module):
-    """[norm -> act] -> avg-pool -> [dropout -> linear -> act] per hidden -> dropout -> linear.
+    """Average pool, optional hidden fully connected layers (`hidden`), dropout, linear.
 
-    pool_size: side of the adaptive average pool (1 = global pooling; AlexNet uses 6).
+    In full: [norm -> act] -> avg-pool -> [dropout -> linear -> act] per hidden -> dropout ->
+    linear. pool_size: side of the adaptive average pool (1 = global pooling; AlexNet uses 6).
     hidden: widths of fully connected layers before the classifier, e.g. [1024].
     hidden_act: their activation; hidden_dropout: dropout before each of them.
     dropout: dropout before the final linear layer.
