@@ -13,8 +13,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from archforge import BLOCKS, OptionError, make_act, make_norm
+from archforge import BLOCKS, make_act, make_norm
 
+from .checks import at_least
 from .resnet import BasicBlock, Bottleneck
 
 
@@ -75,8 +76,8 @@ class VGGStage(nn.Sequential):
         batch_norm: bool = False,
         act: str = "relu",
     ):
-        if convs < 1:
-            raise OptionError("convs", convs, "expected an integer >= 1")
+        at_least("stride", stride)
+        at_least("convs", convs)
         layers: list[nn.Module] = []
         channels = in_channels
         for _ in range(convs):

@@ -103,6 +103,7 @@ class BasicBlock(_Residual):
         act: str = "relu",
         zero_init_residual: bool = False,
     ):
+        at_least("stride", stride)
         super().__init__(out_channels, zero_init_residual)
         self.conv1 = conv(in_channels, out_channels, 3, stride, groups=groups)
         self.bn1 = make_norm(norm, out_channels)
@@ -139,6 +140,7 @@ class Bottleneck(_Residual):
         act: str = "relu",
         zero_init_residual: bool = False,
     ):
+        at_least("stride", stride)
         super().__init__(out_channels, zero_init_residual)
         width = bottleneck_width(out_channels, expansion, groups, width_per_group, inner_channels)
         check_groups(width, width, groups)
@@ -166,6 +168,7 @@ class _PreAct(nn.Module):
 
     def __init__(self, out_channels: int, norm: str, act: str, kind: str, cin: int, stride: int,
                  always: bool) -> None:
+        at_least("stride", stride)
         super().__init__()
         self.out_channels = out_channels
         self.bn1 = make_norm(norm, cin)

@@ -20,6 +20,8 @@ from torch import nn
 from archforge import BLOCKS, ConvNormAct, OptionError, make_act, make_norm, make_shortcut
 from archforge.model.layers import conv
 
+from .checks import at_least
+
 
 def _check_kernel(kernel_size: int) -> None:
     # `conv` pads by k // 2, which keeps the "same" size only for odd kernels.
@@ -72,6 +74,7 @@ class Separable(nn.Module):
         depth_multiplier: int = 1,
     ) -> None:
         super().__init__()
+        at_least("stride", stride)
         _check_kernel(kernel_size)
         _check_multiplier(depth_multiplier)
         mid = in_channels * depth_multiplier

@@ -201,3 +201,15 @@ def test_bad_numeric_option_is_an_option_error(kind: str, name: str, option: str
             with pytest.raises(OptionError) as info:
                 _construct(kind, name, options)
         assert info.value.option == option, f"{name}: {option}={value} blamed {info.value}"
+
+
+@pytest.mark.parametrize("name", archforge.BLOCKS.names())
+@pytest.mark.parametrize("stride", [0, -1])
+def test_bad_stride_is_an_option_error(name: str, stride: int) -> None:
+    # Stage configs are range-checked, but a block built from Python must refuse it too.
+    factory = archforge.BLOCKS.get(name)
+    outs = [out for out in (None, IN_CHANNELS) if any(
+        _try(factory, IN_CHANNELS, out, s) is not None for s in (1, 2))]
+    with torch.device("meta"), pytest.raises(OptionError) as info:
+        factory(IN_CHANNELS, outs[0], stride)
+    assert info.value.option == "stride"
