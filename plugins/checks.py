@@ -45,3 +45,16 @@ def padding(name: str, value: int, kernel_size: int) -> None:
     """Padding beyond half the kernel would only add windows made entirely of padding."""
     if not 0 <= value <= kernel_size // 2:
         raise OptionError(name, value, f"expected 0..{kernel_size // 2} for kernel {kernel_size}")
+
+
+def width_list(
+    name: str, values: tuple[int, ...], length: int | None = None, minimum: int = 2
+) -> None:
+    """A branch written as a list of widths (its 1x1 reduction first): `length` entries when
+    the branch's shape is fixed, at least `minimum` otherwise, each >= 1."""
+    if length is not None and len(values) != length:
+        raise OptionError(name, list(values), f"expected a list of {length} widths")
+    if len(values) < minimum:
+        raise OptionError(name, list(values), f"expected a list of at least {minimum} widths")
+    if not all(v >= 1 for v in values):
+        raise OptionError(name, list(values), "expected widths >= 1")

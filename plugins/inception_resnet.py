@@ -30,8 +30,8 @@ from torch import nn
 from archforge import BLOCKS, ConvNormAct, OptionError, make_act
 from archforge.model.layers import conv
 
+from .checks import width_list
 from .inception import Concat, _Module
-from .inception_v4 import _widths
 
 
 @BLOCKS.register("inception_resnet")
@@ -181,9 +181,9 @@ class InceptionResNetReductionB(_Module):
         super().__init__(norm, act, eps)
         if stride != 2:
             raise OptionError("stride", stride, "a grid reduction always has stride 2")
-        _widths("b3x3a", b3x3a, 2)
-        _widths("b3x3b", b3x3b, 2)
-        _widths("b3x3dbl", b3x3dbl, 3)
+        width_list("b3x3a", b3x3a, 2)
+        width_list("b3x3b", b3x3b, 2)
+        width_list("b3x3dbl", b3x3dbl, 3)
         branches: dict[str, nn.Module] = {
             "b3x3a": nn.Sequential(
                 self.cna(in_channels, b3x3a[0], 1), self.cna(b3x3a[0], b3x3a[1], 3, 2, 0)

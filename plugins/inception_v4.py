@@ -21,19 +21,8 @@ from torch import nn
 
 from archforge import BLOCKS, STEMS, ConvNormAct, OptionError
 
+from .checks import width_list
 from .inception import Concat, _avg_pool_proj, _factorised, _Module, _positive, _stride
-
-
-def _widths(
-    name: str, widths: tuple[int, ...], length: int | None = None, minimum: int = 2
-) -> None:
-    if length is not None and len(widths) != length:
-        raise OptionError(name, list(widths), f"expected a list of {length} widths")
-    if len(widths) < minimum:
-        raise OptionError(name, list(widths), f"expected a list of at least {minimum} widths")
-    for width in widths:
-        if not width >= 1:
-            raise OptionError(name, list(widths), "expected widths >= 1")
 
 
 @STEMS.register("inception_v4")
@@ -92,8 +81,8 @@ class InceptionV4A(_Module):
         super().__init__(norm, act, eps)
         _stride(stride, 1, "inception_v4_a", "; downsample with inception_v4_reduction_a")
         _positive(ch1x1=ch1x1, pool_proj=pool_proj)
-        _widths("b3x3", b3x3)
-        _widths("b3x3dbl", b3x3dbl)
+        width_list("b3x3", b3x3)
+        width_list("b3x3dbl", b3x3dbl)
         branches: dict[str, nn.Module] = {
             "b1x1": self.cna(in_channels, ch1x1, 1),
             "b3x3": self._chain(in_channels, b3x3, 3),
@@ -131,8 +120,8 @@ class InceptionV4B(_Module):
         super().__init__(norm, act, eps)
         _stride(stride, 1, "inception_v4_b", "; downsample with inception_v4_reduction_b")
         _positive(ch1x1=ch1x1, pool_proj=pool_proj)
-        _widths("b7x7", b7x7)
-        _widths("b7x7dbl", b7x7dbl)
+        width_list("b7x7", b7x7)
+        width_list("b7x7dbl", b7x7dbl)
         if n < 3 or n % 2 == 0:
             raise OptionError("n", n, "expected an odd integer >= 3")
         branches: dict[str, nn.Module] = {
@@ -180,8 +169,8 @@ class InceptionV4C(_Module):
         super().__init__(norm, act, eps)
         _stride(stride, 1, "inception_v4_c")
         _positive(ch1x1=ch1x1, pool_proj=pool_proj)
-        _widths("b3x3", b3x3, 2)
-        _widths("b3x3dbl", b3x3dbl, 4)
+        width_list("b3x3", b3x3, 2)
+        width_list("b3x3dbl", b3x3dbl, 4)
         r, s = b3x3
         r2, a, b, s2 = b3x3dbl
         branches: dict[str, nn.Module] = {
@@ -252,8 +241,8 @@ class InceptionV4ReductionB(_Module):
     ) -> None:
         super().__init__(norm, act, eps)
         _stride(stride, 2, "a grid reduction")
-        _widths("b3x3", b3x3, 2)
-        _widths("b7x7x3", b7x7x3, 4)
+        width_list("b3x3", b3x3, 2)
+        width_list("b7x7x3", b7x7x3, 4)
         if n < 3 or n % 2 == 0:
             raise OptionError("n", n, "expected an odd integer >= 3")
         r, a, b, c = b7x7x3
