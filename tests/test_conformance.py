@@ -158,6 +158,22 @@ def _numeric(annotation: Any) -> bool:
     return any(a in (int, float) for a in args)
 
 
+def _int_list(annotation: Any) -> bool:
+    """tuple[int, ...] or tuple[tuple[int, ...], ...]: widths written as (nested) lists."""
+    if getattr(annotation, "__origin__", None) not in (tuple, list):
+        return False
+    item = annotation.__args__[0]
+    return item is int or _int_list(item)
+
+
+def _first_leaf_set(default: Any, value: int) -> Any:
+    """The default list with its first integer replaced (a one-element list if it is empty)."""
+    if not default:
+        return [value]
+    head, *rest = default
+    return [_first_leaf_set(head, value) if isinstance(head, tuple | list) else value, *rest]
+
+
 def _plugin_cases() -> list[tuple[str, str, str]]:
     cases = []
     for kind, registry, args in (
@@ -201,6 +217,32 @@ def test_bad_numeric_option_is_an_option_error(kind: str, name: str, option: str
             with pytest.raises(OptionError) as info:
                 _construct(kind, name, options)
         assert info.value.option == option, f"{name}: {option}={value} blamed {info.value}"
+
+
+def _list_cases() -> list[tuple[str, str, str]]:
+    cases = []
+    for kind, registry, args in (
+        ("block", archforge.BLOCKS, BLOCK_ARGS),
+        ("stem", archforge.STEMS, STEM_ARGS),
+        ("head", archforge.HEADS, HEAD_ARGS),
+    ):
+        for name in registry.names():
+            for option, spec in option_specs(registry.get(name), args).items():
+                if _int_list(spec.annotation):
+                    cases.append((kind, name, option))
+    return cases
+
+
+@pytest.mark.parametrize(("kind", "name", "option"), _list_cases())
+def test_bad_width_in_a_list_option_is_an_option_error(kind: str, name: str, option: str) -> None:
+    registry = {"block": archforge.BLOCKS, "stem": archforge.STEMS, "head": archforge.HEADS}
+    spec = option_specs(registry[kind].get(name), {"block": BLOCK_ARGS, "stem": STEM_ARGS,
+                                                   "head": HEAD_ARGS}[kind])[option]
+    for value in (0, -1):
+        bad = _first_leaf_set(spec.default, value)
+        with torch.device("meta"), pytest.raises(OptionError) as info:
+            _construct(kind, name, {option: bad})
+        assert info.value.option == option
 
 
 @pytest.mark.parametrize("name", archforge.BLOCKS.names())

@@ -103,3 +103,19 @@ def test_branch_width_lists_are_checked() -> None:
         InceptionV4A(16, b3x3dbl=(64,))
     with pytest.raises(archforge.OptionError, match="b3x3"):
         InceptionResNetReductionB(16, b3x3a=(0, 4))
+
+
+@torch.no_grad()
+def test_count_include_pad_changes_only_the_border_of_the_pool_branch() -> None:
+    from archforge_plugins.inception import InceptionV3A
+
+    torch.manual_seed(0)
+    counted = InceptionV3A(8, ch1x1=2, ch5x5red=2, ch5x5=2, ch3x3dblred=2, ch3x3dbl=2,
+                           pool_features=4).eval()
+    real_only = InceptionV3A(8, ch1x1=2, ch5x5red=2, ch5x5=2, ch3x3dblred=2, ch3x3dbl=2,
+                             pool_features=4, count_include_pad=False).eval()
+    real_only.load_state_dict(counted.state_dict())
+    x = torch.rand(1, 8, 6, 6) + 1
+    diff = (counted(x) - real_only(x)).abs()
+    assert diff[:, :6].max() == 0  # the conv branches are unaffected
+    assert diff[:, 6:, 1:-1, 1:-1].max() == 0 and diff[:, 6:].max() > 0  # the border differs
