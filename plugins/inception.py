@@ -133,8 +133,13 @@ class Inception(_Module):
         self.finish(Concat(branches, widths), out_channels)
 
 
-def _avg_pool_proj(module: _Module, cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.AvgPool2d(3, 1, 1), module.cna(cin, cout, 1))
+def _avg_pool_proj(
+    module: _Module, cin: int, cout: int, count_include_pad: bool = True
+) -> nn.Sequential:
+    # count_include_pad=False averages border windows over real pixels only, as the released
+    # Inception-v4 / Inception-ResNet-v2 models do; torchvision's Inception-v3 counts the pad.
+    pool = nn.AvgPool2d(3, 1, 1, count_include_pad=count_include_pad)
+    return nn.Sequential(pool, module.cna(cin, cout, 1))
 
 
 def _factorised(
@@ -154,7 +159,8 @@ class InceptionV3A(_Module):
     """35x35 module: 1x1 | 1x1 -> 5x5 | 1x1 -> 3x3 -> 3x3 | avg-pool -> 1x1.
 
     The double-3x3 branch is Fig. 5's factorised 5x5 (two 3x3s see the same 5x5 window at
-    18/25 of the cost); the released model keeps a plain 5x5 branch beside it.
+    18/25 of the cost); the released model keeps a plain 5x5 branch beside it. The released
+    Inception-ResNet-v2 reuses this module (its "mixed_5b") with `count_include_pad: false`.
     """
 
     def __init__(
@@ -168,6 +174,7 @@ class InceptionV3A(_Module):
         ch3x3dblred: int = 64,
         ch3x3dbl: int = 96,
         pool_features: int = 32,
+        count_include_pad: bool = True,
         norm: str = "batch",
         act: str = "relu",
         eps: float = 1e-3,
@@ -186,7 +193,7 @@ class InceptionV3A(_Module):
                 self.cna(ch3x3dblred, ch3x3dbl, 3),
                 self.cna(ch3x3dbl, ch3x3dbl, 3),
             ),
-            "pool": _avg_pool_proj(self, in_channels, pool_features),
+            "pool": _avg_pool_proj(self, in_channels, pool_features, count_include_pad),
         }
         widths = {"b1x1": ch1x1, "b5x5": ch5x5, "b3x3dbl": ch3x3dbl, "pool": pool_features}
         self.finish(Concat(branches, widths), out_channels)

@@ -13,14 +13,17 @@ from typing import Literal
 import torch
 from torch import nn
 
-from archforge import BLOCKS, OptionError, make_act, make_norm
+from archforge import BLOCKS, make_act, make_norm
 
+from .checks import at_least
 from .resnet import BasicBlock, Bottleneck
 
 
 @BLOCKS.register("plain_basic")
 class PlainBasicBlock(BasicBlock):
     """Two 3x3 convs with norm and activation, no shortcut."""
+
+    residual = False
 
     def __init__(
         self,
@@ -33,15 +36,12 @@ class PlainBasicBlock(BasicBlock):
     ):
         super().__init__(in_channels, out_channels, stride, groups=groups, norm=norm, act=act)
 
-    def _make_shortcut(
-        self, kind: str, cin: int, cout: int, stride: int, norm: str, always: bool
-    ) -> nn.Module | None:
-        return None
-
 
 @BLOCKS.register("plain_bottleneck")
 class PlainBottleneck(Bottleneck):
     """1x1 -> 3x3 -> 1x1 with norm and activation, no shortcut."""
+
+    residual = False
 
     def __init__(
         self,
@@ -62,11 +62,6 @@ class PlainBottleneck(Bottleneck):
             stride_on=stride_on, norm=norm, act=act,
         )
 
-    def _make_shortcut(
-        self, kind: str, cin: int, cout: int, stride: int, norm: str, always: bool
-    ) -> nn.Module | None:
-        return None
-
 
 @BLOCKS.register("vgg")
 class VGGStage(nn.Sequential):
@@ -81,8 +76,8 @@ class VGGStage(nn.Sequential):
         batch_norm: bool = False,
         act: str = "relu",
     ):
-        if convs < 1:
-            raise OptionError("convs", convs, "expected an integer >= 1")
+        at_least("stride", stride)
+        at_least("convs", convs)
         layers: list[nn.Module] = []
         channels = in_channels
         for _ in range(convs):

@@ -21,15 +21,22 @@ from torch import nn
 from archforge import BLOCKS, OptionError, make_act, make_norm, make_shortcut
 from archforge.model.layers import check_groups, conv
 
+from .checks import at_least
+
 
 def bottleneck_width(
     out_channels: int, expansion: int, groups: int, width_per_group: int, inner: int | None
 ) -> int:
-    if expansion < 1:
-        raise OptionError("expansion", expansion, "expected an integer >= 1")
+    """The 3x3's width: out / expansion scaled by ResNeXt's groups x width_per_group / 64.
+
+    Every input is checked before anything is derived from it, so an error names the option
+    the user set, never a quantity computed from another one.
+    """
+    at_least("expansion", expansion)
+    at_least("groups", groups)
+    at_least("width_per_group", width_per_group)
     if inner is not None:
-        if inner < 1:
-            raise OptionError("inner_channels", inner, "expected an integer >= 1 or null")
+        at_least("inner_channels", inner)
         return inner
     width = int(out_channels // expansion * (width_per_group / 64.0)) * groups
     if width < 1:
@@ -39,12 +46,20 @@ def bottleneck_width(
     return width
 
 
+def _strides(stride: int, stride_on: str) -> tuple[int, int]:
+    """(1x1 stride, 3x3 stride) of a bottleneck."""
+    if stride_on not in ("3x3", "1x1"):
+        raise OptionError("stride_on", stride_on, "expected '3x3' or '1x1'")
+    return (stride, 1) if stride_on == "1x1" else (1, stride)
+
+
 class _Residual(nn.Module):
     """out = act(body(x) + shortcut(x)); `shortcut is None` makes the plain counterpart."""
 
     shortcut: nn.Module | None
     act: nn.Module
     final_norm = "bn2"  # the norm that closes the residual branch (zero-initialised on request)
+    residual = True  # False in the plain counterparts (plugins/plain.py)
 
     def __init__(self, out_channels: int, zero_init_residual: bool) -> None:
         super().__init__()
@@ -56,6 +71,11 @@ class _Residual(nn.Module):
         weight = getattr(getattr(self, self.final_norm), "weight", None)
         if self.zero_init_residual and isinstance(weight, torch.Tensor):
             nn.init.zeros_(weight)
+
+    def make_shortcut(
+        self, kind: str, cin: int, cout: int, stride: int, norm: str, always: bool
+    ) -> nn.Module | None:
+        return make_shortcut(kind, cin, cout, stride, norm, always) if self.residual else None
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -83,20 +103,16 @@ class BasicBlock(_Residual):
         act: str = "relu",
         zero_init_residual: bool = False,
     ):
+        at_least("stride", stride)
         super().__init__(out_channels, zero_init_residual)
         self.conv1 = conv(in_channels, out_channels, 3, stride, groups=groups)
         self.bn1 = make_norm(norm, out_channels)
         self.act = make_act(act)
         self.conv2 = conv(out_channels, out_channels, 3, groups=groups)
         self.bn2 = make_norm(norm, out_channels)
-        self.shortcut = self._make_shortcut(
+        self.shortcut = self.make_shortcut(
             shortcut, in_channels, out_channels, stride, norm, shortcut_always
         )
-
-    def _make_shortcut(
-        self, kind: str, cin: int, cout: int, stride: int, norm: str, always: bool
-    ) -> nn.Module | None:
-        return make_shortcut(kind, cin, cout, stride, norm, always)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn2(self.conv2(self.act(self.bn1(self.conv1(x)))))
@@ -124,10 +140,11 @@ class Bottleneck(_Residual):
         act: str = "relu",
         zero_init_residual: bool = False,
     ):
+        at_least("stride", stride)
         super().__init__(out_channels, zero_init_residual)
         width = bottleneck_width(out_channels, expansion, groups, width_per_group, inner_channels)
         check_groups(width, width, groups)
-        s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
+        s1, s3 = _strides(stride, stride_on)
         self.conv1 = conv(in_channels, width, 1, s1)
         self.bn1 = make_norm(norm, width)
         self.conv2 = conv(width, width, 3, s3, groups=groups)
@@ -135,14 +152,9 @@ class Bottleneck(_Residual):
         self.conv3 = conv(width, out_channels, 1)
         self.bn3 = make_norm(norm, out_channels)
         self.act = make_act(act)
-        self.shortcut = self._make_shortcut(
+        self.shortcut = self.make_shortcut(
             shortcut, in_channels, out_channels, stride, norm, shortcut_always
         )
-
-    def _make_shortcut(
-        self, kind: str, cin: int, cout: int, stride: int, norm: str, always: bool
-    ) -> nn.Module | None:
-        return make_shortcut(kind, cin, cout, stride, norm, always)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         out = self.act(self.bn1(self.conv1(x)))
@@ -156,6 +168,7 @@ class _PreAct(nn.Module):
 
     def __init__(self, out_channels: int, norm: str, act: str, kind: str, cin: int, stride: int,
                  always: bool) -> None:
+        at_least("stride", stride)
         super().__init__()
         self.out_channels = out_channels
         self.bn1 = make_norm(norm, cin)
@@ -198,7 +211,11 @@ class PreActBasicBlock(_PreAct):
 
 @BLOCKS.register("preact_bottleneck")
 class PreActBottleneck(_PreAct):
-    """norm-act-1x1, norm-act-3x3, norm-act-1x1, plus the shortcut."""
+    """norm-act-1x1, norm-act-3x3, norm-act-1x1, plus the shortcut.
+
+    `stride_on: 1x1` strides on the first 1x1 of a downsampling unit, as the authors' code
+    does (He et al.'s resnet-1k-layers, `resnet-pre-act.lua`); `3x3` as torchvision's v1.5.
+    """
 
     def __init__(
         self,
@@ -211,15 +228,17 @@ class PreActBottleneck(_PreAct):
         groups: int = 1,
         width_per_group: int = 64,
         inner_channels: int | None = None,
+        stride_on: Literal["3x3", "1x1"] = "3x3",
         norm: str = "batch",
         act: str = "relu",
     ):
-        super().__init__(out_channels, norm, act, shortcut, in_channels, stride, shortcut_always)
         width = bottleneck_width(out_channels, expansion, groups, width_per_group, inner_channels)
+        super().__init__(out_channels, norm, act, shortcut, in_channels, stride, shortcut_always)
         check_groups(width, width, groups)
-        self.conv1 = conv(in_channels, width, 1)
+        s1, s3 = _strides(stride, stride_on)
+        self.conv1 = conv(in_channels, width, 1, s1)
         self.bn2 = make_norm(norm, width)
-        self.conv2 = conv(width, width, 3, stride, groups=groups)
+        self.conv2 = conv(width, width, 3, s3, groups=groups)
         self.bn3 = make_norm(norm, width)
         self.conv3 = conv(width, out_channels, 1)
 

@@ -5,7 +5,7 @@
   Convolutions"; Howard et al. 2017, "MobileNets", Sec. 3.1). `mid_norm` puts norm and
   activation between the two, as MobileNet does; Xception has none there.
 - `mobilenet`: the MobileNet v1 layer (Howard et al. 2017, Fig. 3): 3x3 depthwise -> BN ->
-  ReLU6 -> 1x1 pointwise -> BN -> ReLU6.
+  ReLU -> 1x1 pointwise -> BN -> ReLU. `act: relu6` gives the ReLU6 of later releases.
 - `xception`: one Xception module (Chollet 2017, Fig. 5): ReLU -> separable conv -> BN,
   repeated `reps` times, then a 3x3/2 max-pool where the module strides, plus
   a shortcut (a strided 1x1 projection in the entry and exit flows, the identity in the
@@ -19,6 +19,8 @@ from torch import nn
 
 from archforge import BLOCKS, ConvNormAct, OptionError, make_act, make_norm, make_shortcut
 from archforge.model.layers import conv
+
+from .checks import at_least
 
 
 def _check_kernel(kernel_size: int) -> None:
@@ -72,6 +74,7 @@ class Separable(nn.Module):
         depth_multiplier: int = 1,
     ) -> None:
         super().__init__()
+        at_least("stride", stride)
         _check_kernel(kernel_size)
         _check_multiplier(depth_multiplier)
         mid = in_channels * depth_multiplier
@@ -95,8 +98,8 @@ class Separable(nn.Module):
 class MobileNetBlock(Separable):
     """3x3 depthwise (stride) -> norm -> act -> 1x1 pointwise -> norm -> act.
 
-    ReLU6 by default, as in the reference MobileNet implementations: its bounded range
-    keeps activations friendly to low-precision inference.
+    ReLU by default, as in the paper (Fig. 3, Table 1); `act: relu6` gives the bounded
+    activation of the released TensorFlow models, friendlier to low-precision inference.
     """
 
     def __init__(
@@ -105,7 +108,7 @@ class MobileNetBlock(Separable):
         out_channels: int,
         stride: int = 1,
         norm: str = "batch",
-        act: str = "relu6",
+        act: str = "relu",
         depth_multiplier: int = 1,
     ) -> None:
         super().__init__(

@@ -16,6 +16,8 @@ from torch import nn
 
 from archforge import STEMS, ConvNormAct, OptionError, make_act, make_norm
 
+from .checks import at_least, odd_kernel
+
 
 def _fixed(name: str, out_channels: int | None, fixed: int) -> int:
     if out_channels not in (None, fixed):
@@ -37,6 +39,7 @@ class ImageNetStem(nn.Module):
         act: str = "relu",
     ):
         super().__init__()
+        odd_kernel("kernel_size", kernel_size)
         out = out_channels or 64
         self.conv = nn.Conv2d(in_channels, out, kernel_size, 2, kernel_size // 2, bias=False)
         self.bn = make_norm(norm, out)
@@ -50,7 +53,10 @@ class ImageNetStem(nn.Module):
 
 @STEMS.register("conv")
 class ConvStem(ConvNormAct):
-    """One conv -> norm -> act of any kernel size and stride."""
+    """One conv -> norm -> act of any odd kernel size and stride.
+
+    `bias: null` adds a bias only where no norm follows; `bias: false` omits it anyway.
+    """
 
     def __init__(
         self,
@@ -60,13 +66,19 @@ class ConvStem(ConvNormAct):
         stride: int = 1,
         norm: str = "batch",
         act: str = "relu",
+        bias: bool | None = None,
     ):
-        super().__init__(in_channels, out_channels or 32, kernel_size, stride, norm=norm, act=act)
+        odd_kernel("kernel_size", kernel_size)
+        at_least("stride", stride)
+        super().__init__(
+            in_channels, out_channels or 32, kernel_size, stride, norm=norm, act=act, bias=bias
+        )
 
 
 @STEMS.register("cifar")
 class CifarStem(ConvStem):
-    """3x3/1 conv -> norm -> act; `norm: none, act: none` for pre-activation networks."""
+    """3x3/1 conv -> norm -> act; `norm: none, act: none, bias: false` is the bare conv that
+    starts a pre-activation network (He et al. 2016)."""
 
     def __init__(
         self,
@@ -74,8 +86,9 @@ class CifarStem(ConvStem):
         out_channels: int | None = 16,
         norm: str = "batch",
         act: str = "relu",
+        bias: bool | None = None,
     ):
-        super().__init__(in_channels, out_channels or 16, 3, 1, norm=norm, act=act)
+        super().__init__(in_channels, out_channels or 16, 3, 1, norm=norm, act=act, bias=bias)
 
 
 @STEMS.register("googlenet")

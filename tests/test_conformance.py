@@ -17,7 +17,9 @@ import torch
 from torch import fx, nn
 
 import archforge
+from archforge import ConfigError, OptionError
 from archforge.model.builder import takes
+from archforge.model.options import BLOCK_ARGS, HEAD_ARGS, STEM_ARGS, check_options, option_specs
 
 archforge.load_plugins()
 
@@ -132,3 +134,124 @@ def test_zero_pad_shortcut_has_no_parameters() -> None:
     y = block.shortcut(x)
     torch.testing.assert_close(y[:, :16], x[:, :, ::2, ::2])
     assert y[:, 16:].abs().sum() == 0
+
+
+# --- Numeric options are checked by the plugin itself --------------------------------------
+# Every int / float option of every registered plugin is tried at 0, -1, inf and nan. Each
+# value must either be accepted on purpose (listed here) or be refused with OptionError by the
+# constructor (ConfigError where the type check already refuses it, e.g. nan for an int); any
+# other exception (ZeroDivisionError, a torch RuntimeError) is a plugin bug. Built on the meta
+# device: weight initialisation still runs its Python arithmetic there.
+BAD_VALUES = (0, -1, math.inf, math.nan)
+LEGITIMATE = {
+    "dropout": (0,),
+    "hidden_dropout": (0,),
+    "padding": (0,),
+    "pool_padding": (0,),
+    "bn_size": (0,),  # DenseNet without bottleneck layers
+    "scale": (0, -1),  # any finite residual scale is a valid (if odd) choice
+}
+
+
+def _numeric(annotation: Any) -> bool:
+    args = getattr(annotation, "__args__", None) or (annotation,)
+    return any(a in (int, float) for a in args)
+
+
+def _int_list(annotation: Any) -> bool:
+    """tuple[int, ...] or tuple[tuple[int, ...], ...]: widths written as (nested) lists."""
+    if getattr(annotation, "__origin__", None) not in (tuple, list):
+        return False
+    item = annotation.__args__[0]
+    return item is int or _int_list(item)
+
+
+def _first_leaf_set(default: Any, value: int) -> Any:
+    """The default list with its first integer replaced (a one-element list if it is empty)."""
+    if not default:
+        return [value]
+    head, *rest = default
+    return [_first_leaf_set(head, value) if isinstance(head, tuple | list) else value, *rest]
+
+
+def _plugin_cases() -> list[tuple[str, str, str]]:
+    cases = []
+    for kind, registry, args in (
+        ("block", archforge.BLOCKS, BLOCK_ARGS),
+        ("stem", archforge.STEMS, STEM_ARGS),
+        ("head", archforge.HEADS, HEAD_ARGS),
+    ):
+        for name in registry.names():
+            for option, spec in option_specs(registry.get(name), args).items():
+                if _numeric(spec.annotation):
+                    cases.append((kind, name, option))
+    return cases
+
+
+def _construct(kind: str, name: str, options: dict[str, Any]) -> nn.Module:
+    if kind == "stem":
+        return archforge.STEMS.get(name)(3, **options)
+    if kind == "head":
+        return archforge.HEADS.get(name)(IN_CHANNELS, 5, **options)
+    factory = archforge.BLOCKS.get(name)
+    for out, stride in itertools.product((None, IN_CHANNELS), (1, 2)):
+        if _try(factory, IN_CHANNELS, out, stride) is not None:
+            return factory(IN_CHANNELS, out, stride, **options)
+    raise AssertionError(f"block {name!r} has no default construction")
+
+
+@pytest.mark.parametrize(("kind", "name", "option"), _plugin_cases())
+def test_bad_numeric_option_is_an_option_error(kind: str, name: str, option: str) -> None:
+    registry = {"block": archforge.BLOCKS, "stem": archforge.STEMS, "head": archforge.HEADS}
+    factory = registry[kind].get(name)
+    builder_args = {"block": BLOCK_ARGS, "stem": STEM_ARGS, "head": HEAD_ARGS}[kind]
+    for value in BAD_VALUES:
+        try:
+            options = check_options(factory, {option: value}, {}, name, builder_args)
+        except ConfigError:
+            continue  # refused by its type (nan or inf for an integer option)
+        with torch.device("meta"):
+            if value in LEGITIMATE.get(option, ()):
+                _construct(kind, name, options)
+                continue
+            with pytest.raises(OptionError) as info:
+                _construct(kind, name, options)
+        assert info.value.option == option, f"{name}: {option}={value} blamed {info.value}"
+
+
+def _list_cases() -> list[tuple[str, str, str]]:
+    cases = []
+    for kind, registry, args in (
+        ("block", archforge.BLOCKS, BLOCK_ARGS),
+        ("stem", archforge.STEMS, STEM_ARGS),
+        ("head", archforge.HEADS, HEAD_ARGS),
+    ):
+        for name in registry.names():
+            for option, spec in option_specs(registry.get(name), args).items():
+                if _int_list(spec.annotation):
+                    cases.append((kind, name, option))
+    return cases
+
+
+@pytest.mark.parametrize(("kind", "name", "option"), _list_cases())
+def test_bad_width_in_a_list_option_is_an_option_error(kind: str, name: str, option: str) -> None:
+    registry = {"block": archforge.BLOCKS, "stem": archforge.STEMS, "head": archforge.HEADS}
+    spec = option_specs(registry[kind].get(name), {"block": BLOCK_ARGS, "stem": STEM_ARGS,
+                                                   "head": HEAD_ARGS}[kind])[option]
+    for value in (0, -1):
+        bad = _first_leaf_set(spec.default, value)
+        with torch.device("meta"), pytest.raises(OptionError) as info:
+            _construct(kind, name, {option: bad})
+        assert info.value.option == option
+
+
+@pytest.mark.parametrize("name", archforge.BLOCKS.names())
+@pytest.mark.parametrize("stride", [0, -1])
+def test_bad_stride_is_an_option_error(name: str, stride: int) -> None:
+    # Stage configs are range-checked, but a block built from Python must refuse it too.
+    factory = archforge.BLOCKS.get(name)
+    outs = [out for out in (None, IN_CHANNELS) if any(
+        _try(factory, IN_CHANNELS, out, s) is not None for s in (1, 2))]
+    with torch.device("meta"), pytest.raises(OptionError) as info:
+        factory(IN_CHANNELS, outs[0], stride)
+    assert info.value.option == "stride"

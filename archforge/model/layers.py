@@ -5,6 +5,7 @@ Norm and activation are named by short strings so that YAML can choose them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from torch import nn
@@ -17,6 +18,7 @@ _ACTS: dict[str, Callable[[], nn.Module]] = {
     "relu6": lambda: nn.ReLU6(inplace=True),
     "silu": lambda: nn.SiLU(inplace=True),
     "gelu": nn.GELU,
+    "tanh": nn.Tanh,
     "leaky_relu": lambda: nn.LeakyReLU(0.1, inplace=True),
     "hardswish": lambda: nn.Hardswish(inplace=True),
     "none": nn.Identity,
@@ -31,6 +33,9 @@ def make_act(name: str, option: str = "act") -> nn.Module:
 
 
 def make_norm(name: str, channels: int, eps: float = 1e-5, option: str = "norm") -> nn.Module:
+    # Checked here because nothing else sees it: the meta-device check skips norm forwards.
+    if not (math.isfinite(eps) and eps > 0):
+        raise OptionError("eps", eps, "expected a finite number > 0")
     if name == "batch":
         return nn.BatchNorm2d(channels, eps=eps)
     if name == "group":

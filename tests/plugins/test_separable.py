@@ -67,9 +67,12 @@ def test_depth_multiplier_widens_the_depthwise_output() -> None:
     assert block(torch.randn(1, 4, 5, 5)).shape == (1, 6, 5, 5)
 
 
-def test_mobilenet_block_uses_relu6_between_and_after() -> None:
+def test_mobilenet_block_uses_relu_between_and_after() -> None:
+    # Howard et al. 2017, Fig. 3: ReLU; ReLU6 stays one option away.
     block = _block("mobilenet")(8, 16, 2)
-    assert sum(isinstance(m, nn.ReLU6) for m in block.modules()) == 2
+    assert sum(type(m) is nn.ReLU for m in block.modules()) == 2
+    relu6 = _block("mobilenet")(8, 16, 2, act="relu6")
+    assert sum(isinstance(m, nn.ReLU6) for m in relu6.modules()) == 2
     assert sum(isinstance(m, nn.BatchNorm2d) for m in block.modules()) == 2
     assert block(torch.randn(1, 8, 8, 8)).shape == (1, 16, 4, 4)
 
