@@ -24,6 +24,7 @@ from archforge.model.weights import load_weights
 from archforge.training.checkpoint_io import AtomicCheckpointIO
 from archforge.training.finetune import FineTuneSchedule, new_head
 from archforge.training.freeze import freeze_backbone, stage_indices, unfreeze
+from archforge.training.memory_format import choose_channels_last
 from archforge.training.module import ClassifierModule
 from archforge.training.rundir import RUN_DIR_ENV, choose_run_dir, make_loggers
 from archforge.training.validate import check_all
@@ -60,13 +61,6 @@ def build_model(model: ModelConfig, cfg: DictConfig) -> Network:
             for i in stage_indices(net, ft.get("unfreeze", [-1]), "finetune.unfreeze"):
                 unfreeze(net.stages[i])
     return net
-
-
-def _channels_last(cfg: DictConfig, trainer_cfg: dict[str, Any]) -> bool:
-    explicit = cfg.get("channels_last")
-    if explicit is not None:
-        return bool(explicit)
-    return bool(trainer_cfg.get("channels_last", False))
 
 
 def _cpu_precision(kwargs: dict[str, Any]) -> None:
@@ -125,7 +119,9 @@ def train(
         net,
         optim,
         label_smoothing=float(cfg.get("label_smoothing", 0.0)),
-        channels_last=_channels_last(cfg, to_plain(cfg.trainer, "trainer")),
+        channels_last=choose_channels_last(
+            cfg.get("channels_last"), to_plain(cfg.trainer, "trainer"), model_cfg
+        ),
         compile=bool(cfg.get("compile", False)),
         meta=meta,
     )
