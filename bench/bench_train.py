@@ -5,7 +5,9 @@ data module with the same batch size, optimizer and per-step LR schedule; they r
 interleaved (L, P, L, P, ...) so that load from other processes hits both alike. Reported:
 images/s per run, the median Lightning/plain ratio, model-FLOPs utilisation (MFU) of the
 training step against this machine's measured fp32 matmul rate (training FLOPs per image
-~= 3 x 2 x forward MACs), and eager vs channels_last vs torch.compile on the Lightning path.
+~= 3 x 2 x forward MACs), eager vs channels_last (both interleaved with the plain loop) vs
+torch.compile on the Lightning path, and which of them is the default path (`trainer=cpu`
+leaves channels_last to archforge.training.memory_format).
 
     python bench/bench_train.py                      # default, about 2-3 minutes on 2 cores
     python bench/bench_train.py --steps 40 --rounds 5 --no-compile
@@ -30,6 +32,7 @@ import archforge
 from archforge.config.compose import compose
 from archforge.config.sections import OptimConfig
 from archforge.data import build_datamodule
+from archforge.training.memory_format import default_channels_last
 from archforge.training.module import ClassifierModule
 from archforge.training.optim import build_optimizer, build_scheduler
 from archforge.typed import from_mapping
@@ -131,18 +134,20 @@ def main() -> None:
           f"{train_flops / 1e9:.3f} GFLOP per trained image")
     print(f"batch {args.batch_size}, {args.steps} steps per run ({args.warmup} warm-up)\n")
 
-    light, plain = [], []
+    light, plain, last = [], [], []
     for r in range(args.rounds):
         # Alternate which loop goes first, so slow drifts in machine load cancel out.
         if r % 2 == 0:
             light.append(lightning_run(cfg, dm, args.steps, args.warmup))
             plain.append(plain_run(cfg, dm, args.steps, args.warmup))
+            last.append(lightning_run(cfg, dm, args.steps, args.warmup, channels_last=True))
         else:
+            last.append(lightning_run(cfg, dm, args.steps, args.warmup, channels_last=True))
             plain.append(plain_run(cfg, dm, args.steps, args.warmup))
             light.append(lightning_run(cfg, dm, args.steps, args.warmup))
         peaks.append(matmul_gflops())
         print(f"round {r}: lightning {light[-1]:7.1f} img/s   plain {plain[-1]:7.1f} img/s   "
-              f"ratio {light[-1] / plain[-1]:.3f}")
+              f"ratio {light[-1] / plain[-1]:.3f}   channels_last {last[-1]:7.1f} img/s")
     # The machine's rate when this process had the cores: the best of the interleaved samples.
     peak = max(peaks)
     print(f"\nthreads {args.threads}; fp32 matmul 2048^2: {peak:.0f} GFLOP/s "
@@ -158,8 +163,13 @@ def main() -> None:
     mid = statistics.median(plain)
     print(f"eager          {base:7.1f} img/s  MFU {100 * mfu(base):5.1f}%  "
           f"(plain {mid:.1f} img/s, MFU {100 * mfu(mid):.1f}%)")
-    cl = lightning_run(cfg, dm, args.steps, args.warmup, channels_last=True)
+    cl = statistics.median(last)
     print(f"channels_last  {cl:7.1f} img/s  MFU {100 * mfu(cl):5.1f}%  x{cl / base:.2f}")
+    # What `archforge train` runs when the config leaves channels_last null (trainer=cpu).
+    auto = default_channels_last("cpu", archforge.resolve(model_cfg))
+    default = cl if auto else base
+    print(f"default path (trainer=cpu, channels_last auto -> {auto}): {default:7.1f} img/s  "
+          f"MFU {100 * mfu(default):5.1f}% (target >= 70%)")
     if not args.no_compile:
         t = time.perf_counter()
         comp = lightning_run(cfg, dm, args.steps, args.warmup, compile=True)

@@ -2,8 +2,8 @@
 
 A dataset kind subclasses `ImageDataModule`, names its config dataclass in `config_class`,
 and fills `train_set` / `val_set` in `build_datasets`. Samples are raw pixels (uint8, or
-float in [0, 1]); the loaders' collate step scales, augments (train only) and normalises
-whole batches, so every kind gets the same batch format: float32 NCHW images, int64 labels.
+float in [0, 1]); the loaders scale, augment (train only) and normalise whole batches, so
+every kind gets the same batch format: float32 NCHW images, int64 labels.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import lightning as L
 import torch
@@ -20,6 +20,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from archforge.data.imaging import image_to_tensor
+from archforge.data.in_memory import InMemoryLoader
+from archforge.data.tensors import TensorImageDataset
 from archforge.data.transforms import (
     AugmentConfig,
     BatchTransform,
@@ -53,6 +55,11 @@ class DataConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     pin_memory: bool = False  # worth turning on when training on a GPU
     drop_last: bool = False  # drop a short last train batch (BatchNorm fails on a batch of 1)
+    # auto: hold the decoded set in memory as one tensor when it is at most in_memory_max_mb
+    # (always, for digits, synthetic and CIFAR-10) and batch it without a DataLoader;
+    # false: the DataLoader path (num_workers processes, decoding image files per epoch).
+    in_memory: Literal["auto"] | bool = "auto"
+    in_memory_max_mb: int = 1024
 
     def check(self, path: str = "data") -> None:
         """Range checks the types alone cannot express; errors name `path.<key>`."""
@@ -61,6 +68,9 @@ class DataConfig:
         require(self.image_size >= 1, f"{path}.image_size", self.image_size, "at least 1")
         require(self.batch_size >= 1, f"{path}.batch_size", self.batch_size, "at least 1")
         require(self.num_workers >= 0, f"{path}.num_workers", self.num_workers, ">= 0")
+        require(
+            self.in_memory_max_mb >= 0, f"{path}.in_memory_max_mb", self.in_memory_max_mb, ">= 0"
+        )
         for key in ("mean", "std"):
             value = getattr(self, key)
             require(
@@ -91,6 +101,10 @@ def to_plain_mapping(data: Mapping[str, Any] | DictConfig, path: str = "data") -
 
 class ImageDataModule(L.LightningDataModule):
     """A LightningDataModule for image classification with archforge's config conventions.
+
+    Data sets held as tensors (`TensorImageDataset`) are served by `InMemoryLoader`: one
+    gather per batch, augmentation on the training device, each DDP rank its own shard.
+    Anything else (large image folders, `data.in_memory=false`) goes through a DataLoader.
 
     Attributes the model and CLI read: `num_classes`, `channels`, `image_size`,
     `class_names`, `mean`, `std`; `preprocess(image)` prepares one Pillow image for
@@ -148,27 +162,58 @@ class ImageDataModule(L.LightningDataModule):
         """(train, val) datasets of raw-pixel samples; called once, from `setup`."""
         raise NotImplementedError
 
+    def holds_in_memory(self, nbytes: int) -> bool:
+        """Whether a data set of `nbytes` decoded bytes is held as one tensor (`in_memory`)."""
+        choice = self.config.in_memory
+        if choice == "auto":
+            return nbytes <= self.config.in_memory_max_mb * 2**20
+        return bool(choice)
+
     # -- Lightning hooks ----------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None or self.val_set is None:
             self.train_set, self.val_set = self.build_datasets()
 
-    def train_dataloader(self) -> DataLoader[Any]:
+    def train_dataloader(self) -> DataLoader[Any] | InMemoryLoader:
         self.setup("fit")
         assert self.train_set is not None  # set by setup()
         return self._loader(self.train_set, train=True)
 
-    def val_dataloader(self) -> DataLoader[Any]:
+    def val_dataloader(self) -> DataLoader[Any] | InMemoryLoader:
         self.setup("validate")
         assert self.val_set is not None  # set by setup()
         return self._loader(self.val_set, train=False)
 
-    def test_dataloader(self) -> DataLoader[Any]:
+    def test_dataloader(self) -> DataLoader[Any] | InMemoryLoader:
         """The held-out set (validation and test are the same data here)."""
         return self.val_dataloader()
 
-    def _loader(self, dataset: Dataset[Any], train: bool) -> DataLoader[Any]:
+    def placement(self) -> tuple[torch.device, int, int]:
+        """(device, rank, world size) the loaders serve: the attached Trainer's, else
+        (cpu, 0, 1) for a plain loop."""
+        trainer = self.trainer
+        if trainer is None:
+            return torch.device("cpu"), 0, 1
+        return trainer.strategy.root_device, trainer.global_rank, trainer.world_size
+
+    def _loader(self, dataset: Dataset[Any], train: bool) -> DataLoader[Any] | InMemoryLoader:
         cfg = self.config
+        collate = BatchTransform(self.normalize, self.augment if train else None)
+        if isinstance(dataset, TensorImageDataset) and cfg.in_memory is not False:
+            device, rank, world_size = self.placement()
+            return InMemoryLoader(
+                dataset.images,
+                dataset.labels,
+                batch_size=cfg.batch_size,
+                batch_fn=collate,
+                shuffle=train,
+                drop_last=train and cfg.drop_last,
+                seed=cfg.seed,
+                rank=rank,
+                world_size=world_size,
+                device=device,
+                pin_memory=cfg.pin_memory,
+            )
         # A generator of our own makes the shuffling order a function of data.seed alone;
         # it advances across epochs because Lightning keeps iterating the same loader.
         generator = torch.Generator().manual_seed(cfg.seed)
@@ -181,7 +226,7 @@ class ImageDataModule(L.LightningDataModule):
             persistent_workers=cfg.num_workers > 0,
             pin_memory=cfg.pin_memory,
             generator=generator,
-            collate_fn=BatchTransform(self.normalize, self.augment if train else None),
+            collate_fn=collate,
         )
 
     # -- prediction ---------------------------------------------------------------------

@@ -7,6 +7,10 @@ Set `train_dir` and `val_dir` for separate folders, or `root` alone for a seeded
 stratified `val_fraction` split. Class indices follow the sorted folder names. Files are
 decoded with Pillow and resized to `image_size`; every file is verified during `setup`, and
 one that cannot be read is skipped with a warning naming it, so no epoch dies on a bad file.
+
+A folder whose decoded images fit in `data.in_memory_max_mb` (or any folder with
+`data.in_memory=true`) is decoded once, during `setup`, into one uint8 tensor; larger ones
+stream through a DataLoader that decodes every epoch.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from archforge.data.base import DataConfig, DataWarning, ImageDataModule
 from archforge.data.imaging import load_image, pil_mode, verify_image
 from archforge.data.registry import DATASETS
 from archforge.data.split import check_fraction, stratified_split
+from archforge.data.tensors import TensorImageDataset
 from archforge.data.transforms import AugmentConfig
 from archforge.errors import ConfigError
 
@@ -145,6 +150,36 @@ class ImageFileDataset(Dataset[tuple[torch.Tensor, int]]):
         return [label for _, label in self.samples]
 
 
+class DecodedImageDataset(TensorImageDataset):
+    """Image files decoded once into one (N, C, size, size) uint8 tensor; `samples` lists
+    the `(file, label)` pairs it holds, in row order."""
+
+    def __init__(self, images: torch.Tensor, samples: list[Sample]) -> None:
+        super().__init__(images, torch.tensor([label for _, label in samples], dtype=torch.int64))
+        self.samples = samples
+
+    @property
+    def targets(self) -> list[int]:
+        return [label for _, label in self.samples]
+
+
+def decode_all(samples: list[Sample], channels: int, size: int) -> DecodedImageDataset:
+    """Every sample decoded once; a file that fails to decode is skipped with a warning, as
+    the streaming dataset does."""
+    images = torch.empty(len(samples), channels, size, size, dtype=torch.uint8)
+    kept: list[Sample] = []
+    for path, label in samples:
+        try:
+            images[len(kept)] = load_image(path, channels, size)
+        except Exception as exc:  # any decode failure: skip, never crash
+            _warn_skipped(path, f"{type(exc).__name__}: {exc}")
+            continue
+        kept.append((path, label))
+    if len(kept) < len(samples):
+        images = images[: len(kept)].clone()  # release the rows of skipped files
+    return DecodedImageDataset(images, kept)
+
+
 @DATASETS.register("image_folder")
 class ImageFolderDataModule(ImageDataModule):
     """Class-per-folder images, decoded with Pillow; folders are checked when it is built."""
@@ -193,7 +228,7 @@ class ImageFolderDataModule(ImageDataModule):
                     f"{', '.join(extra)}",
                 )
 
-    def build_datasets(self) -> tuple[ImageFileDataset, ImageFileDataset]:
+    def build_datasets(self) -> tuple[ImageFileDataset | DecodedImageDataset, ...]:
         cfg = self.config
         train = scan(self.train_root, self.class_names, cfg.verify)
         self._check_nonempty(train, self.train_root, self.train_key)
@@ -210,6 +245,14 @@ class ImageFolderDataModule(ImageDataModule):
             self._check_nonempty(val, self.train_root, "data.val_fraction")
         self._warn_empty_classes(train)
         size = cfg.image_size
+        if self.holds_in_memory((len(train) + len(val)) * cfg.channels * size * size):
+            train_set = decode_all(train, cfg.channels, size)
+            val_set = decode_all(val, cfg.channels, size)
+            # Files that passed verify() but failed to decode may have emptied a part.
+            self._check_nonempty(train_set.samples, self.train_root, self.train_key)
+            self._check_nonempty(val_set.samples, self.val_root or self.train_root,
+                                 "data.val_dir" if self.val_root else "data.val_fraction")
+            return train_set, val_set
         return (
             ImageFileDataset(train, cfg.channels, size),
             ImageFileDataset(val, cfg.channels, size),

@@ -1,9 +1,11 @@
 """Batch-level image transforms: scaling, normalisation and train-time augmentation.
 
 They work on whole NCHW batches with plain torch ops (no torchvision: there is no CPU build
-here), inside the DataLoader's collate step, so worker processes do the work and a plain
-PyTorch loop gets exactly the batches Lightning gets. Randomness comes from torch's global
-generator, which `lightning.seed_everything` seeds and DataLoader re-seeds per worker.
+here) on whatever device the batch is on: the in-memory loader applies them on the training
+device, the DataLoader path in its collate step (in worker processes when there are any).
+Either way a plain PyTorch loop gets exactly the batches Lightning gets. Randomness comes
+from torch's global generator, which `lightning.seed_everything` seeds and DataLoader
+re-seeds per worker.
 """
 
 from __future__ import annotations
@@ -117,7 +119,8 @@ class Normalize(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.identity:
             return x
-        return (x - self.mean) / self.std
+        # The statistics follow the batch to its device (the in-memory loader's GPU batches).
+        return (x - self.mean.to(x.device)) / self.std.to(x.device)
 
 
 def to_unit_float(x: Tensor) -> Tensor:

@@ -31,6 +31,7 @@ from archforge.training.checkpoint_io import AtomicCheckpointIO
 from archforge.training.finetune import FineTuneSchedule, new_head
 from archforge.training.freeze import freeze_backbone, stage_indices, unfreeze
 from archforge.training.history import MetricsHistory
+from archforge.training.memory_format import choose_channels_last
 from archforge.training.module import ClassifierModule
 from archforge.training.rundir import RUN_DIR_ENV, choose_run_dir, make_loggers
 
@@ -138,11 +139,10 @@ def make_module(run: Run, net: Network, datamodule: Any) -> ClassifierModule:
 
 
 def channels_last(run: Run) -> bool:
-    """The top-level key wins, then the trainer preset's; unset means eager NCHW."""
-    for choice in (run.keys.channels_last, run.trainer.channels_last):
-        if choice is not None:
-            return choice
-    return False
+    """The top-level key wins, then the trainer preset's, then archforge's measured choice
+    for the accelerator and the model's block families (training/memory_format.py)."""
+    preset = {"channels_last": run.trainer.channels_last, "accelerator": run.trainer.accelerator}
+    return choose_channels_last(run.keys.channels_last, preset, run.model)
 
 
 def checkpoint_callbacks(run: Run, folder: Path) -> tuple[ModelCheckpoint, ModelCheckpoint]:

@@ -80,7 +80,7 @@ def test_preprocess_equals_the_validation_batch(image_root: Path) -> None:
 
 
 def test_a_file_failing_at_load_time_is_skipped_not_fatal(image_root: Path) -> None:
-    dm = _dm(root=str(image_root), verify=False)
+    dm = _dm(root=str(image_root), verify=False, in_memory=False)  # the streaming path
     dm.setup("fit")  # verify=False: nothing is checked up front
     dataset = dm.train_set
     bad_index = next(i for i, (p, _) in enumerate(dataset.samples) if p.name == "broken.jpg")  # type: ignore[union-attr]
