@@ -49,7 +49,7 @@ def test_search_resumes_exports_and_reports(root: Path, capsys: pytest.CaptureFi
     for name in ("optimization_history", "intermediate_values", "param_importances"):
         assert (out / f"{name}.png").stat().st_size > 0
         assert (out / f"{name}.html").stat().st_size > 0
-    assert "top 10 of 3 trials" in capsys.readouterr().out
+    assert "top 3 of 3 completed (3 trials: 3 complete)" in capsys.readouterr().out
 
 
 def _fake_train(fail: dict[int, BaseException]) -> Any:
