@@ -95,6 +95,8 @@ def train(
     run_dir: Path | None = None,
     progress: bool = True,
     checkpoints: bool = True,
+    sanity_check: bool = True,
+    loggers: bool = True,
 ) -> TrainResult:
     """Train the composed config `cfg` (conf/config.yaml + overrides) and return the result.
 
@@ -106,6 +108,8 @@ def train(
 
     run_dir = choose_run_dir(run_dir or cfg.get("run_dir"))
     _cpu_precision(kwargs)
+    if not sanity_check:
+        kwargs["num_sanity_val_steps"] = 0
     seed = int(cfg.get("seed", 0))
     L.seed_everything(seed, workers=True, verbose=False)
 
@@ -158,7 +162,7 @@ def train(
     trainer = L.Trainer(
         **kwargs,
         default_root_dir=run_dir,
-        logger=make_loggers(cfg.get("logger", "csv"), run_dir) or False,
+        logger=(loggers and make_loggers(cfg.get("logger", "csv"), run_dir)) or False,
         callbacks=all_callbacks,
         enable_checkpointing=checkpoints,
         enable_progress_bar=show_progress,

@@ -7,11 +7,12 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from archforge.config.compose import compose, conf_dir
 from archforge.errors import ConfigError
 from archforge.search.prepare import prepare
-from archforge.search.space import compile_space, format_value, override
+from archforge.search.space import compile_space, format_value, override, trial_config
 
 BASE = compose(["model=resnet20"], "config")
 
@@ -67,6 +68,24 @@ def test_sampled_overrides_compose() -> None:
     cfg = compose(["model=resnet20", *overrides], "config")
     assert cfg.model.block == "bottleneck" and cfg.model.block_options.expansion == 2
     assert cfg.model.stages[2].depth in (1, 2)
+
+
+def test_trial_config_equals_a_full_composition() -> None:
+    """Reusing the composed base gives exactly what composing base + trial gives."""
+    base = ["model=resnet20", "data=digits", "trainer.max_epochs=3", "model.stem.out_channels=8"]
+    trials = [
+        ["++model.block=bottleneck", "++model.width=0.75", "++model.block_options.expansion=2",
+         "++model.stages.1.depth=2"],
+        ["++model.block=basic", "++model.shortcut=zero_pad"],
+        ["++model.width=1.5", "++optim.lr=0.2"],  # not a model key: a full composition
+    ]
+    for overrides in trials:
+        want = OmegaConf.to_container(compose([*base, *overrides], "config"), resolve=True)
+        got = trial_config(base, overrides)
+        assert OmegaConf.to_container(got, resolve=True) == want
+        got.model.width = 3.0  # a trial's config is its own copy: the cached base is intact
+    assert trial_config(base, ["++model.block=basic"]).model.get("width", 1.0) != 3.0
+    assert trial_config(base, ["++optim.lr=0.2"]).optim.lr == 0.2
 
 
 @pytest.mark.parametrize(

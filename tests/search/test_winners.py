@@ -36,6 +36,12 @@ def test_best_run_retrains_the_winner_exactly(root: Path) -> None:
     # same seed, same data order, same initial weights: identical on CPU, not just close
     assert result.metrics["val/acc"] == best.value
     assert result.metrics["val/loss"] == best.user_attrs["metrics"]["val/loss"]
+    # a trial trained without Lightning's sanity-check batches and without loggers (the
+    # cheap trial options of train) learns the same: the check consumes no training RNG
+    lean = train(cfg, run_dir=root / "lean", progress=False, checkpoints=False,
+                 sanity_check=False, loggers=False)
+    assert lean.metrics == result.metrics
+    assert not (root / "lean" / "csv").exists() and (root / "retrain" / "csv").is_dir()
 
     # a Pareto export writes a run file beside each member's model file
     assert search(tiny_args(root, "search.n_trials=2", "search.export=pareto")) == 0
