@@ -4,9 +4,10 @@ Runs `archforge search` in this process on the digits data (short trials: 2 epoc
 default) with every stage of a trial timed: the sampler and storage (ask/tell, user
 attributes, the pruning callback's reports), composing the trial's config, the meta-device
 checks, the data module, building the network, Lightning's Trainer construction, the
-sanity-check validation, the training and validation steps themselves, epoch ends
-(metrics, logging, pruning), checkpoint writes, and the rest of `fit`. The "work" of a
-trial is its training and validation steps; everything else is its fixed overhead (target:
+sanity-check validation, loading batches, the training and validation steps themselves,
+checkpoint writes, and the rest of `fit` (setup, epoch ends, logging, teardown). The "work"
+of a trial is loading its batches and its training and validation steps; everything else
+is its fixed overhead (target:
 <= 0.3 s). Process start (imports) is paid once per search (or per worker process) and is
 timed separately.
 
@@ -42,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 spent: dict[str, float] = defaultdict(float)  # seconds charged to each stage (net)
 gross: dict[str, float] = defaultdict(float)  # seconds inside each stage (nested included)
 calls: dict[str, int] = defaultdict(int)
-_depth: list[str] = []  # stages being timed, outermost first: only the innermost is charged
+LOADING = "WORK: batch loading"
 
 
 def timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -50,7 +51,6 @@ def timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _depth.append(label)
         start = time.perf_counter()
         nested_before = spent["__nested__"]
         try:
@@ -61,7 +61,6 @@ def timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             spent[label] += took - inner
             gross[label] += took
             calls[label] += 1
-            _depth.pop()
             spent["__nested__"] = nested_before + took
 
     return wrapper
@@ -82,8 +81,13 @@ class StepTimer:
         class _Cb(L.Callback):
             def on_sanity_check_start(self, trainer: Any, module: Any) -> None:
                 timer.mark = time.perf_counter()
+                timer.loading = spent[LOADING]
 
             def on_sanity_check_end(self, trainer: Any, module: Any) -> None:
+                # batches loaded for the sanity check belong to it, not to the work
+                moved = spent[LOADING] - timer.loading
+                spent[LOADING] -= moved
+                spent["__nested__"] -= moved
                 timer.charge("sanity-check validation", timer.mark)
 
             def on_train_batch_start(self, *args: Any) -> None:
@@ -101,6 +105,7 @@ class StepTimer:
 
         self.callback = _Cb()
         self.mark = 0.0
+        self.loading = 0.0
 
     def charge(self, label: str, since: float) -> None:
         took = time.perf_counter() - since
@@ -117,12 +122,15 @@ def instrument() -> StepTimer:
     import archforge.search.objective as objective
     import archforge.search.workers as workers
     import archforge.training.fit as fit
+    from archforge.data.tensors import TensorImageDataset
     from archforge.training.checkpoint_io import AtomicCheckpointIO
 
     patch(objective, "compose", "compose trial config")
     patch(objective, "meta_summary", "meta check (search)")
     patch(fit, "check_all", "config check (train)")
     patch(archforge.data, "build_datamodule", "data module")
+    # batches are fetched (and augmented) before Lightning's on_train_batch_start: work too
+    patch(TensorImageDataset, "__getitems__", LOADING)
     patch(fit, "build_model", "build network")
     patch(fit, "make_loggers", "loggers")
     patch(fit, "_write_rank_info", "rank info")
