@@ -72,18 +72,29 @@ def build_stem(cfg: ModelConfig) -> nn.Module:
         return factory(cfg.in_channels, out, **options)
 
 
+def block_name(model_block: str | None, stage_block: str | None) -> str | None:
+    """The block a stage repeats: its own `block`, else `model.block`."""
+    return stage_block or model_block
+
+
+def takes_block_options(model_block: str | None, stage_block: str | None) -> bool:
+    """`model.block_options` reach the stages that repeat `model.block`; a stage naming
+    another block gets only its own `options`."""
+    return stage_block is None or stage_block == model_block
+
+
 def stage_block(cfg: ModelConfig, index: int) -> tuple[str, Callable[..., Any], dict, dict]:
     """Resolve stage `index`: (block name, factory, options, option -> config path)."""
     stage = cfg.stages[index]
     sp = join("model.stages", index)
-    name = stage.block or cfg.block
+    name = block_name(cfg.block, stage.block)
     assert name is not None  # parse_model guarantees one of the two
     factory = BLOCKS.get(name, join(sp, "block") if stage.block else "model.block")
     options: dict[str, Any] = {}
     # Where a block's complaint about its positional arguments points; an option of the same
     # name (which check_options rejects) is reported at its own path instead.
     paths = {"out_channels": join(sp, "out_channels"), "stride": join(sp, "stride")}
-    if stage.block is None or stage.block == cfg.block:
+    if takes_block_options(cfg.block, stage.block):
         options.update(cfg.block_options)
         paths.update({k: join("model.block_options", k) for k in cfg.block_options})
     options.update(stage.options)

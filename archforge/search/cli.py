@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archforge.errors import ConfigError
-from archforge.search.export import export
 from archforge.search.prepare import prepare, quiet
 from archforge.search.report import trials_table, write_report
 from archforge.search.study import counted, open_storage, reap_orphans, requeue_failed
+from archforge.search.winners import export, retrain_command
 from archforge.search.workers import run_loop, run_workers, threads_per_worker
 
 
@@ -68,11 +68,11 @@ def search(args: list[str]) -> int:
         update(study)
     elapsed = time.perf_counter() - t0
     console.print(trials_table(study, s, k=5))
-    files = export(study, s)
+    files = export(study, s, prep.base_overrides)
     after, info = _status(study)
     console.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
     for f in files:
-        console.print(f"model: [green]{f}[/]  (archforge train model={f})")
+        console.print(f"[green]{f}[/]  ({retrain_command(f)})")
     if not files:
         console.print("no completed trial yet: nothing exported")
     return 0

@@ -82,13 +82,23 @@ def top_trials(study: optuna.Study, names: list[str], k: int = 10) -> list[Froze
     return complete[:k]
 
 
+def title(study: optuna.Study, shown: int, trials: list[FrozenTrial]) -> str:
+    """What the table holds and what the study holds, counted the same way:
+    `top 7 of 7 completed (30 trials: 7 complete, 20 pruned, 3 failed)`."""
+    counts = {s: sum(t.state == s for t in trials) for s in TrialState}
+    words = {TrialState.FAIL: "failed"}
+    summary = ", ".join(f"{c} {words.get(s, s.name.lower())}" for s, c in counts.items() if c)
+    return (f"study {study.study_name}: top {shown} of {counts[TrialState.COMPLETE]} completed "
+            f"({len(trials)} trial{'' if len(trials) == 1 else 's'}"
+            f"{': ' + summary if summary else ''})")
+
+
 def trials_table(study: optuna.Study, settings: SearchSettings, k: int = 10) -> Table:
     names = [o.metric for o in settings.objectives]
     trials = study.get_trials(deepcopy=False)
-    counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
-    summary = ", ".join(f"{n} {c}" for n, c in counts.items() if c)
-    table = Table(title=f"study {study.study_name}: top {k} of {len(trials)} trials "
-                  f"({summary})")
+    shown = top_trials(study, names, k)
+    text = title(study, len(shown), trials)
+    table = Table(title=text, min_width=len(text))  # the counts read on one line
     table.add_column("trial", justify="right")
     for n in names:
         table.add_column(n, justify="right")
@@ -96,7 +106,7 @@ def trials_table(study: optuna.Study, settings: SearchSettings, k: int = 10) -> 
         table.add_column("params", justify="right")
     table.add_column("epochs", justify="right")
     table.add_column("parameters")
-    for t in top_trials(study, names, k):
+    for t in shown:
         row = [str(t.number), *(_fmt(v) for v in t.values)]
         if "params" not in names:
             row.append(f"{t.user_attrs.get('params', 0):,}")

@@ -20,26 +20,25 @@ values; `value:` sets a constant (usually conditional). Each trial becomes a lis
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
+from archforge.config.compose import LATE_GROUPS, apply_overrides, compose
 from archforge.errors import ConfigError, describe_choices
 from archforge.model.discovery import load_plugins
-from archforge.model.options import accepts_var_keywords, option_specs
-from archforge.model.registry import BLOCKS, HEADS, SHORTCUTS, STEMS
-from archforge.model.schema import HeadConfig, ModelConfig, StageConfig, StemConfig
+from archforge.model.registry import BLOCKS, SHORTCUTS
+from archforge.search.paths import MISSING, check, lookup, schema_default
 
 SPEC_KEYS = {"type", "choices", "low", "high", "step", "log", "value", "when"}
 TYPES = ("int", "float", "categorical", "fixed")
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -115,6 +114,30 @@ class SearchSpace:
         return {p.path: p.values() for p in self.params if p.type != "fixed"}
 
 
+# Composed base configs by their overrides: a search composes the same base for every trial.
+_BASES: dict[tuple[str, ...], DictConfig] = {}
+
+
+def trial_config(base_overrides: Sequence[str], overrides: Sequence[str]) -> DictConfig:
+    """`compose([*base_overrides, *overrides])`, with the base composed once per process.
+
+    Hydra composition costs about 0.1 s (more on a busy machine) and is the same for every
+    trial. Overrides under `model.` and `search.` are applied after Hydra by `compose`
+    itself, in order, so applying the trial's to a copy of the composed base gives the same
+    config; any other trial override (`++optim.lr=...`) goes through a full composition.
+    """
+    if not all(o.lstrip("+~").startswith(LATE_GROUPS) for o in overrides):
+        return compose([*base_overrides, *overrides], "config")
+    key = tuple(base_overrides)
+    if key not in _BASES:
+        if len(_BASES) >= 8:  # several studies in one process (tests): keep a few
+            _BASES.clear()
+        _BASES[key] = compose(list(key), "config")
+    cfg = copy.deepcopy(_BASES[key])
+    apply_overrides(cfg, overrides)
+    return cfg
+
+
 def override(path: str, value: Any) -> str:
     """A Hydra override that sets `path` whether or not the base config has the key."""
     return f"++{path}={format_value(value)}"
@@ -157,23 +180,6 @@ def _flatten(raw: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
         else:
             out.extend(_flatten(v, key))
     return out
-
-
-def _lookup(cfg: Any, path: str) -> Any:
-    """The value at a dotted path of a plain container, or _MISSING (null is a value)."""
-    node = cfg
-    for part in path.split("."):
-        if isinstance(node, dict):
-            if part not in node:
-                return _MISSING
-            node = node[part]
-        elif isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                return _MISSING
-            node = node[int(part)]
-        else:
-            return _MISSING
-    return node
 
 
 def compile_space(raw: Mapping[str, Any], base: Any) -> SearchSpace:
@@ -250,7 +256,7 @@ def _parse_param(key: str, spec: Any, base: Any) -> list[Param]:
         return [Param(path, where, kind, when=when, **fields)]
     # `*` expands over a list in the base config: one parameter per element
     head, _, tail = path.partition(".*")
-    seq = _lookup(base, head)
+    seq = lookup(base, head)
     if not isinstance(seq, list) or len(seq) == 0:
         raise ConfigError(where, f"{head!r} is not a non-empty list in the base config, so "
                           "'*' has nothing to expand over")
@@ -331,12 +337,10 @@ def _possible(path: str, params: dict[str, Param], base: Any, under: Param) -> l
             return list(ok)
     if path in params:
         return params[path].values() if params[path].type != "float" else []
-    value = _lookup(base, path)
-    return [] if value is _MISSING else [value]
-
-
-_OPTION_PATH = re.compile(r"^model\.(?:block_options|stages\.(\d+)\.options)\.([^.]+)$")
-_PLUGIN_OPTION = re.compile(r"^model\.(stem|head)\.options\.([^.]+)$")
+    value = lookup(base, path)
+    if value is MISSING:
+        value = schema_default(path, base)
+    return [] if value is MISSING else [value]
 
 
 def _check_path(p: Param, params: dict[str, Param], base: Any) -> None:
@@ -348,68 +352,6 @@ def _check_path(p: Param, params: dict[str, Param], base: Any) -> None:
         for v in p.values():
             if v is not None:
                 SHORTCUTS.get(str(v), f"{p.key}.choices")
-    if _lookup(base, p.path) is not _MISSING or _schema_field(p.path, base):
-        return
-    m = _OPTION_PATH.match(p.path)
-    if m:
-        stage, option = m.group(1), m.group(2)
-        if stage is not None:
-            blocks = _possible(f"model.stages.{stage}.block", params, base, p)
-            if not blocks or blocks == [None]:
-                blocks = _possible("model.block", params, base, p)
-        else:
-            blocks = _possible("model.block", params, base, p)
-        refusing = [b for b in blocks if b is not None and not _accepts(BLOCKS.get(str(b)),
-                                                                       option)]
-        if not blocks:
-            raise ConfigError(p.key, f"cannot tell which block receives option {option!r}")
-        if refusing:
-            known = sorted(option_specs(BLOCKS.get(str(refusing[0]))))
-            raise ConfigError(p.key, f"block {refusing[0]!r} has no option {option!r} "
-                              f"({describe_choices(option, known)}); restrict the parameter "
-                              "with `when:` to the blocks that take it")
-        return
-    m = _PLUGIN_OPTION.match(p.path)
-    if m:
-        registry = STEMS if m.group(1) == "stem" else HEADS
-        for name in _possible(f"model.{m.group(1)}.type", params, base, p):
-            if not _accepts(registry.get(str(name)), m.group(2)):
-                raise ConfigError(p.key, f"{m.group(1)} {name!r} has no option {m.group(2)!r}")
-        return
-    parent, _, leaf = p.path.rpartition(".")
-    node = _lookup(base, parent) if parent else base
-    hint = ""
-    if isinstance(node, dict):
-        hint = f"; {describe_choices(leaf, [str(k) for k in node])} under {parent or 'the root'}"
-    raise ConfigError(p.key, f"unknown config path {p.path!r}: not in the composed base config "
-                      f"and not a block option{hint}")
-
-
-def _schema_field(path: str, base: Any) -> bool:
-    """A model key the schema defines but the YAML leaves at its default (model.width)."""
-    parts = path.split(".")
-    if parts[0] != "model" or len(parts) < 2:
-        return False
-    tp: Any = ModelConfig
-    for i, part in enumerate(parts[1:], start=1):
-        if not dataclasses.is_dataclass(tp):
-            return False
-        names = {f.name: f for f in dataclasses.fields(tp)}
-        if part not in names:
-            return False
-        if part == "stages":
-            rest = parts[i + 1:]
-            stages = _lookup(base, "model.stages")
-            if not rest or not rest[0].isdigit() or not isinstance(stages, list):
-                return not rest
-            if int(rest[0]) >= len(stages):
-                return False
-            return len(rest) == 2 and rest[1] in {f.name for f in dataclasses.fields(StageConfig)}
-        tp = {"stem": StemConfig, "head": HeadConfig}.get(part)
-        if tp is None:
-            return i == len(parts) - 1
-    return True
-
-
-def _accepts(factory: Any, option: str) -> bool:
-    return option in option_specs(factory) or accepts_var_keywords(factory)
+    problem = check(p.path, base, lambda path: _possible(path, params, base, p))
+    if problem is not None:
+        raise ConfigError(p.key, problem)

@@ -59,6 +59,8 @@ def train(
     run_dir: Path | None = None,
     progress: bool = True,
     checkpoints: bool = True,
+    sanity_check: bool = True,
+    loggers: bool = True,
 ) -> TrainResult:
     """Train a composed config (conf/config.yaml + overrides, a mapping, or a parsed `Run`).
 
@@ -77,7 +79,7 @@ def train(
         ft = run.finetune
         extra.append(FineTuneSchedule(ft.head_epochs, ft.unfreeze, ft.lr_factor))
     trainer = make_trainer(run, folder, [*callbacks, *extra], progress and run.keys.progress,
-                           checkpoints)
+                           checkpoints, sanity_check=sanity_check, loggers=loggers)
     fit(trainer, module, datamodule, folder, run)
     best_epoch, best_metrics = history.best(run.checkpoint.monitor, run.checkpoint.mode)
     return TrainResult(
@@ -162,8 +164,13 @@ def checkpoint_callbacks(run: Run, folder: Path) -> tuple[ModelCheckpoint, Model
 
 
 def make_trainer(run: Run, folder: Path, callbacks: list[L.Callback], progress: bool,
-                 checkpoints: bool) -> L.Trainer:
+                 checkpoints: bool, *, sanity_check: bool = True,
+                 loggers: bool = True) -> L.Trainer:
+    """The Trainer for `run`. A search trial turns off what only costs it time: the
+    sanity-check validation (the meta check already traced the model) and the loggers."""
     kwargs = run.trainer.kwargs()
+    if not sanity_check:
+        kwargs["num_sanity_val_steps"] = 0
     if kwargs.get("accelerator") == "cpu" and "bf16" in str(kwargs.get("precision", "")):
         # bf16 matmul is about 4x slower than fp32 on common CPUs: a GPU preset moved to the
         # CPU (`trainer=ddp trainer.accelerator=cpu`) trains in fp32 instead.
@@ -173,7 +180,7 @@ def make_trainer(run: Run, folder: Path, callbacks: list[L.Callback], progress: 
         return L.Trainer(
             **kwargs,
             default_root_dir=folder,
-            logger=make_loggers(run.keys.loggers, folder) or False,
+            logger=(loggers and make_loggers(run.keys.loggers, folder)) or False,
             callbacks=callbacks,
             enable_checkpointing=checkpoints,
             enable_progress_bar=progress,

@@ -49,7 +49,7 @@ def test_search_resumes_exports_and_reports(root: Path, capsys: pytest.CaptureFi
     for name in ("optimization_history", "intermediate_values", "param_importances"):
         assert (out / f"{name}.png").stat().st_size > 0
         assert (out / f"{name}.html").stat().st_size > 0
-    assert "top 10 of 3 trials" in capsys.readouterr().out
+    assert "top 3 of 3 completed (3 trials: 3 complete)" in capsys.readouterr().out
 
 
 def _fake_train(fail: dict[int, BaseException]) -> Any:
@@ -115,7 +115,7 @@ def test_multi_objective_prunes_on_the_accuracy_curve(root: Path) -> None:
             assert t.values[1] == t.user_attrs["params"]
         if t.state == TrialState.PRUNED:
             assert "median rule" in t.user_attrs["reason"]
-    front = sorted((root / "mo" / "pareto").glob("trial_*.yaml"))
+    front = sorted((root / "mo" / "pareto").glob("trial_[0-9][0-9][0-9][0-9][0-9].yaml"))
     assert len(front) == len(study.best_trials) >= 1
     for path in front:
         number = int(path.stem.split("_")[1])

@@ -7,11 +7,12 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from archforge.config.compose import compose, conf_dir
 from archforge.errors import ConfigError
 from archforge.search.prepare import prepare
-from archforge.search.space import compile_space, format_value, override
+from archforge.search.space import compile_space, format_value, override, trial_config
 
 BASE = compose(["model=resnet20"], "config")
 
@@ -69,6 +70,24 @@ def test_sampled_overrides_compose() -> None:
     assert cfg.model.stages[2].depth in (1, 2)
 
 
+def test_trial_config_equals_a_full_composition() -> None:
+    """Reusing the composed base gives exactly what composing base + trial gives."""
+    base = ["model=resnet20", "data=digits", "trainer.max_epochs=3", "model.stem.out_channels=8"]
+    trials = [
+        ["++model.block=bottleneck", "++model.width=0.75", "++model.block_options.expansion=2",
+         "++model.stages.1.depth=2"],
+        ["++model.block=basic", "++model.shortcut=zero_pad"],
+        ["++model.width=1.5", "++optim.lr=0.2"],  # not a model key: a full composition
+    ]
+    for overrides in trials:
+        want = OmegaConf.to_container(compose([*base, *overrides], "config"), resolve=True)
+        got = trial_config(base, overrides)
+        assert OmegaConf.to_container(got, resolve=True) == want
+        got.model.width = 3.0  # a trial's config is its own copy: the cached base is intact
+    assert trial_config(base, ["++model.block=basic"]).model.get("width", 1.0) != 3.0
+    assert trial_config(base, ["++optim.lr=0.2"]).optim.lr == 0.2
+
+
 @pytest.mark.parametrize(
     ("space", "key"),
     [
@@ -103,6 +122,57 @@ def test_bad_spaces_name_the_key(space: dict, key: str) -> None:
     with pytest.raises(ConfigError) as info:
         compile_(space)
     assert info.value.path == key, str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [
+        ("model.widht", "model.width"),  # a schema field the YAML leaves at its default
+        ("model.stages.1.dpeth", "model.stages.1.depth"),
+        ("optim.lrr", "optim.lr"),
+        ("model.stem.options.strde", "model.stem.options.stride"),  # a registered option
+        ("model.head.options.dropuot", "model.head.options.dropout"),
+    ],
+)
+def test_unknown_keys_suggest_the_closest_full_key(key: str, suggestion: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        compile_({key: [1]})
+    assert f"did you mean {suggestion!r}?" in info.value.message, info.value.message
+
+
+def test_every_real_key_compiles() -> None:
+    """Schema fields at their defaults, stage fields and plugin options are all settable."""
+    space = compile_({
+        "model.width": [0.5, 1.0],
+        "model.weights": [None],
+        "model.stages.0.name": ["first"],
+        "model.stem.type": ["conv"],
+        "model.stem.options.stride": [1, 2],  # `archforge blocks` lists it for conv
+        "model.head.options.dropout": [0.0, 0.2],
+        "model.block": ["bottleneck"],
+        "model.stages.1.options.expansion": [2, 4],
+    })
+    assert len(space.params) == 8
+    # a stem option the configured stem lacks: the message names the stems that take it
+    with pytest.raises(ConfigError, match="stems that take it: conv") as info:
+        compile_({"model.stem.options.stride": [1, 2]})
+    assert info.value.path == "search.space.model.stem.options.stride"
+
+
+def test_block_options_follow_the_builders_rule() -> None:
+    """model.block_options reach only stages that repeat model.block (the builder's
+    `takes_block_options`); a stage naming another block takes only its own options."""
+    own = {f"model.stages.{i}.block": ["basic"] for i in range(3)}
+    ok = compile_({"model.block": ["bottleneck"], "model.stages.0.block": ["basic"],
+                   "model.block_options.expansion": [2]})
+    assert "model.block_options.expansion" in ok.by_path()
+    with pytest.raises(ConfigError, match="no stage repeats a block") as info:
+        compile_({"model.block": ["bottleneck"], **own, "model.block_options.expansion": [2]})
+    assert info.value.path == "search.space.model.block_options.expansion"
+    # the stage's own block decides what its options may be
+    with pytest.raises(ConfigError, match="block 'basic' has no option 'expansion'"):
+        compile_({"model.block": ["bottleneck"], "model.stages.1.block": ["basic"],
+                  "model.stages.1.options.expansion": [2]})
 
 
 def test_condition_cycle_is_refused() -> None:

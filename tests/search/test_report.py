@@ -1,0 +1,78 @@
+"""`archforge report`: the table says what it shows; the plots are written as PNG and HTML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+from rich.console import Console
+
+from archforge.search.report import top_trials, trials_table, write_report
+from archforge.search.settings import Objective, SearchSettings
+
+
+def _study() -> optuna.Study:
+    """30 trials: 7 complete, 20 pruned, 3 failed (the counts of the bug report)."""
+    study = optuna.create_study(study_name="counts", direction="maximize")
+    dist = {"model.width": FloatDistribution(0.5, 2.0)}
+    for i in range(30):
+        width = 0.5 + i * 0.05
+        curve = {1: 0.1 + i / 100, 2: 0.2 + i / 100}
+        if i % 10 == 9:
+            trial = create_trial(state=TrialState.FAIL, params={"model.width": width},
+                                 distributions=dist)
+        elif i % 4 == 0 and i > 0:
+            trial = create_trial(value=0.5 + i / 100, params={"model.width": width},
+                                 distributions=dist, intermediate_values=curve,
+                                 user_attrs={"params": 1000 + i, "epochs": 2})
+        else:
+            trial = create_trial(state=TrialState.PRUNED, params={"model.width": width},
+                                 distributions=dist, intermediate_values={1: curve[1]})
+        study.add_trial(trial)
+    return study
+
+
+def _settings(tmp_path: Path) -> SearchSettings:
+    return SearchSettings(space={"model.width": [1.0]}, study_name="counts", storage=None,
+                          root=str(tmp_path), n_trials=30,
+                          objectives=[Objective("val/acc", "maximize")])
+
+
+def _render(study: optuna.Study, settings: SearchSettings, k: int) -> str:
+    console = Console(width=300, record=True)
+    console.print(trials_table(study, settings, k=k))
+    return console.export_text()
+
+
+def test_table_header_counts_what_it_shows(tmp_path: Path) -> None:
+    study, settings = _study(), _settings(tmp_path)
+    states = [t.state for t in study.trials]
+    assert (states.count(TrialState.COMPLETE), states.count(TrialState.PRUNED),
+            states.count(TrialState.FAIL)) == (7, 20, 3)
+    text = _render(study, settings, k=10)
+    assert "top 7 of 7 completed (30 trials: 7 complete, 20 pruned, 3 failed)" in text
+    text = _render(study, settings, k=5)
+    assert "top 5 of 7 completed (30 trials: 7 complete, 20 pruned, 3 failed)" in text
+    # best first: trial 28 (0.78), then 24, 20, 16, 12
+    assert [t.number for t in top_trials(study, ["val/acc"], 5)] == [28, 24, 20, 16, 12]
+    rows = [line.split("│")[1].strip() for line in text.splitlines() if line.count("│") > 3]
+    assert rows == ["28", "24", "20", "16", "12"]
+
+
+def test_empty_study_header(tmp_path: Path) -> None:
+    study = optuna.create_study(study_name="counts", direction="maximize")
+    assert "top 0 of 0 completed (0 trials)" in _render(study, _settings(tmp_path), k=10)
+
+
+def test_plots_are_written_as_png_and_html(tmp_path: Path) -> None:
+    files, skipped = write_report(_study(), tmp_path / "report", ["val/acc"])
+    assert skipped == {}
+    names = ("optimization_history", "param_importances", "intermediate_values")
+    assert sorted(f.name for f in files) == sorted(f"{n}.{ext}" for n in names
+                                                   for ext in ("png", "html"))
+    for f in files:
+        head = f.read_bytes()[:8]
+        assert head.startswith(b"\x89PNG") if f.suffix == ".png" else b"<html" in f.read_bytes()
+        assert f.stat().st_size > 1000
