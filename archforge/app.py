@@ -113,6 +113,20 @@ def run(command: str, args: list[str]) -> int:
     parsed = parser.parse_intermixed_args(args)
     parsed.overrides = [f"hydra.job.name={command}", *app.hydra,
                         *absolute_file_overrides(parsed.overrides)]
+    caught: list[Exception] = []
+    if not parsed.multirun:
+        # Hydra writes "Error executing job with overrides: [...]" to stderr for a failed
+        # job; a user error in a single run is reported once, by archforge.cli, instead.
+        plain_task = task
+
+        @functools.wraps(plain_task)
+        def task(cfg: DictConfig) -> Any:
+            try:
+                return plain_task(cfg)
+            except (ConfigError, CheckpointError) as exc:
+                caught.append(exc)
+                return None
+
     before = getattr(importlib.import_module(module), "before_hydra", None)
     if callable(before):
         before(parsed)
@@ -126,5 +140,7 @@ def run(command: str, args: list[str]) -> int:
         except (HydraException, OmegaConfBaseException) as exc:
             name = parsed.config_name or app.config_name
             raise explain(exc, parsed.overrides, name) from exc
+    if caught:
+        raise caught[0]
     sys.stdout.flush()
     return 0
