@@ -4,7 +4,9 @@
     dm = build_datamodule(cfg.data)   # digits | synthetic | cifar10 | image_folder
     dm.setup("fit"); images, labels = next(iter(dm.train_dataloader()))
 
-Importing this package registers the built-in dataset kinds in `DATASETS`.
+Data sets that fit in memory are served by `InMemoryLoader` (`data.in_memory`, default
+auto); large image folders by a DataLoader. Importing this package registers the built-in
+dataset kinds in `DATASETS`.
 """
 
 from archforge.data.base import DataConfig, DataWarning, ImageDataModule
@@ -13,6 +15,7 @@ from archforge.data.cifar10 import Cifar10Config, Cifar10DataModule
 from archforge.data.digits import DigitsConfig, DigitsDataModule
 from archforge.data.image_folder import ImageFolderConfig, ImageFolderDataModule
 from archforge.data.imaging import image_to_tensor
+from archforge.data.in_memory import InMemoryLoader
 from archforge.data.registry import DATASETS
 from archforge.data.synthetic import SyntheticConfig, SyntheticDataModule
 from archforge.data.transforms import AugmentConfig
@@ -29,6 +32,7 @@ __all__ = [
     "ImageDataModule",
     "ImageFolderConfig",
     "ImageFolderDataModule",
+    "InMemoryLoader",
     "SyntheticConfig",
     "SyntheticDataModule",
     "build_datamodule",
