@@ -20,7 +20,7 @@ def test_help_names_archforge_and_lists_the_groups(capsys: pytest.CaptureFixture
     assert main(["train", "--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("archforge train:")
-    assert "model: googlenet" in out and "trainer: cpu, ddp, gpu" in out
+    assert "model: alexnet, densenet121, googlenet" in out and "trainer: cpu, ddp, gpu" in out
     assert main(["summary", "-h"]) == 0
     assert "archforge summary" in capsys.readouterr().out
 
