@@ -86,7 +86,7 @@ def _shape_only_norms(net: nn.Module) -> None:
                     )
                 return x
 
-            module.forward = forward  # type: ignore[method-assign]
+            module.forward = forward  # type: ignore[method-assign,assignment]
 
 
 def check(cfg: ModelConfig) -> ModelSummary:

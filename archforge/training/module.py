@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -45,12 +46,14 @@ class ClassifierModule(L.LightningModule):
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc5 = MulticlassAccuracy(num_classes, top_k=top_k, average="micro")
         if channels_last:
-            self.net.to(memory_format=torch.channels_last)
+            self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         # One sample of the network's input: Lightning's summary shows in/out shapes and FLOPs.
         height, width = net.config.spatial_size
         self.example_input_array = torch.zeros(1, net.config.in_channels, height, width)
         # Kept out of the module tree (plain __dict__ entry) so checkpoints hold only `net.*`.
         self.__dict__["_forward"] = torch.compile(self.net) if compile else self.net
+
+    _forward: Callable[[torch.Tensor], torch.Tensor]  # set in __init__ (see the comment there)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last:

@@ -26,7 +26,8 @@ def param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: boo
     """
     if decay_norm_and_bias or weight_decay == 0:
         return [{"params": list(model.parameters()), "weight_decay": weight_decay}]
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for module in model.modules():
         is_norm = isinstance(module, nn.modules.batchnorm._NormBase | nn.GroupNorm | nn.LayerNorm)
         for name, param in module.named_parameters(recurse=False):
