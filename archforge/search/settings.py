@@ -29,6 +29,7 @@ KNOWN_KEYS = {
     "study_name", "storage", "root", "n_trials", "n_workers", "timeout", "seed", "objectives",
     "sampler", "pruner", "constraints", "space", "overrides", "heartbeat_interval",
     "heartbeat_grace", "checkpoints", "progress", "threads", "export", "max_retries",
+    "allowed_targets",
 }
 
 
@@ -71,6 +72,7 @@ class SearchSettings:
     threads: int | None = None  # torch threads per worker; None: cores // n_workers
     export: str = "best"  # best | pareto | none
     max_retries: int = 1  # re-runs of a trial whose worker died or was interrupted
+    allowed_targets: list[str] = field(default_factory=list)  # `_target_` modules (target.py)
 
     @property
     def multi_objective(self) -> bool:
@@ -140,6 +142,10 @@ def parse_settings(cfg: DictConfig) -> SearchSettings:
     threads = raw.get("threads")
     if threads is not None:
         threads = _num(threads, "search.threads", int, 1)
+    allowed = raw.get("allowed_targets") or []
+    if not isinstance(allowed, list) or not all(isinstance(a, str) and a for a in allowed):
+        raise ConfigError("search.allowed_targets", f"got {allowed!r}; expected a list of "
+                          "module prefixes, e.g. [mypkg.samplers]")
     root = raw.get("root") or "runs/search"
     return SearchSettings(
         study_name=name,
@@ -163,6 +169,7 @@ def parse_settings(cfg: DictConfig) -> SearchSettings:
         threads=threads,
         export=export,
         max_retries=_num(raw.get("max_retries", 1), "search.max_retries", int, 0),
+        allowed_targets=list(allowed),
     )
 
 
