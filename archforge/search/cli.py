@@ -51,7 +51,7 @@ def _search(args: list[str]) -> int:
         console.print(f"[yellow]journal {s.storage_url}: a torn write at its end "
                       f"({repaired.dropped_bytes} bytes) was cut off; {repaired.kept_records} "
                       f"complete records kept; the original is in {repaired.backup}[/]")
-    reaped = reap_orphans(study, s.heartbeat_grace)
+    reaped = reap_orphans(study, s.heartbeat_grace, idle=True)
     requeue_failed(study, s.max_retries)
     before, _ = _status(study)
     console.print(

@@ -199,10 +199,15 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def orphan_reason(t: FrozenTrial, grace: float, now: float | None = None) -> str | None:
+def orphan_reason(t: FrozenTrial, grace: float, now: float | None = None,
+                  idle: bool = False) -> str | None:
+    """Why a RUNNING trial has no live worker, or None. `idle`: this process runs no trial
+    now, so one carrying its own pid was left by an earlier search in this process."""
     now = time.time() if now is None else now
     host, pid = t.user_attrs.get("worker_host"), t.user_attrs.get("worker_pid")
     beat = t.user_attrs.get("heartbeat")
+    if idle and host == HOST and pid == os.getpid():
+        return f"worker lost: left running by an earlier search in process {pid}"
     if host == HOST and isinstance(pid, int) and pid != os.getpid() and not _pid_alive(pid):
         return f"worker lost: process {pid} on {host} is gone"
     if isinstance(beat, (int, float)) and now - beat > grace:
@@ -214,11 +219,11 @@ def orphan_reason(t: FrozenTrial, grace: float, now: float | None = None) -> str
     return None
 
 
-def reap_orphans(study: optuna.Study, grace: float) -> list[int]:
+def reap_orphans(study: optuna.Study, grace: float, idle: bool = False) -> list[int]:
     """Mark RUNNING trials whose worker is gone as FAIL (reason, retry); their numbers."""
     reaped = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        reason = orphan_reason(t, grace)
+        reason = orphan_reason(t, grace, idle=idle)
         if reason is None:
             continue
         try:
