@@ -70,3 +70,18 @@ def test_system_exit_from_candidate_code_is_a_failure(root: Path,
     trials = load(root).trials
     assert [t.state for t in trials] == [TrialState.FAIL] * 2
     assert trials[0].user_attrs["reason"] == "exited (SystemExit 3)"
+
+
+def test_without_a_terminal_each_finished_trial_is_one_line(
+        root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    fake = _fake_train
+    monkeypatch.setattr(objective_module, "run_training", fake)
+    args = [*tiny_args(root, "search.n_trials=2"), "search.progress=true"]  # stderr: a pipe
+    assert search(args) == 0
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("trial ")]
+    trials = load(root).trials
+    assert len(lines) == 2
+    for line, t in zip(lines, trials, strict=True):
+        assert line.startswith(f"trial {t.number} COMPLETE value 0.5 | model.block=")
+        assert f"model.shortcut={t.params['model.shortcut']}" in line
+        assert line.endswith(f"| {t.user_attrs['duration_s']:.1f} s")
