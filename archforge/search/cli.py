@@ -38,7 +38,13 @@ def search(args: list[str]) -> int:
     1 when a worker process died."""
     quiet()
     with handling():
-        return _search(args)
+        try:
+            return _search(args)
+        except OSError as exc:  # the storage or an output file cannot be written (full disk)
+            print(f"archforge search: {type(exc).__name__}: {exc}. Every finished trial is kept "
+                  "in the study; a trial that was running is re-queued when this command runs "
+                  "again (after freeing space).", file=sys.stderr)
+            return 1
 
 
 def _search(args: list[str]) -> int:

@@ -112,3 +112,27 @@ def test_append_after_a_failed_writer_and_on_a_full_disk(tmp_path: Path,
         backend.append_logs([{"op_code": 2, "worker_id": "a"}])
     assert path.read_bytes() == before  # the failed write left nothing behind
     assert repair(path) is None
+
+
+def test_a_full_disk_stops_the_search_cleanly_and_the_resume_finishes(
+        root: Path, journal: bytes, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    real_fsync, writes = os.fsync, []
+
+    def fills_up(fd: int) -> None:  # the disk is full from the 6th write of the resume on
+        writes.append(fd)
+        if len(writes) > 5:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(journal_module.os, "fsync", fills_up)
+    study_module._storages.clear()
+    assert search(tiny_args(root, "search.n_trials=4")) == 1
+    assert "OSError: [Errno 28] No space left on device" in capsys.readouterr().err
+    monkeypatch.setattr(journal_module.os, "fsync", real_fsync)
+    data = (root / "tiny" / "journal.log").read_bytes()
+    assert data.startswith(journal) and data.endswith(b"\n")
+    _resume(root, 4)
+    study = load(root)
+    assert_accounted(study, 4)
+    assert [t.state for t in study.trials[:2]] == [TrialState.COMPLETE] * 2
