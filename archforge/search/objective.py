@@ -99,6 +99,7 @@ def _ddp_for_search(cfg: DictConfig) -> str | None:
 
 def objective(ctx: Context, trial: optuna.Trial,
               train_fn: Callable[..., Any] | None = None) -> Outcome:
+    """check -> train -> score; each step's exception becomes this trial's Outcome."""
     started = time.perf_counter()
     checked = _guard(lambda: check(ctx, trial), "build")
     if isinstance(checked, Outcome):
@@ -107,7 +108,7 @@ def objective(ctx: Context, trial: optuna.Trial,
     trained = _guard(lambda: train(ctx, trial, checked, train_fn or run_training), "train")
     if isinstance(trained, Outcome):
         return trained
-    return score(ctx, trial, checked, *trained)
+    return _guard(lambda: score(ctx, trial, checked, *trained), "score")
 
 
 def _guard(step: Callable[[], Any], stage: str) -> Any:

@@ -163,8 +163,9 @@ def start_workers(args: Sequence[str], n: int, threads: int) -> list[mp.process.
     env_threads = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(threads)  # read by each child's torch at import
     try:
-        procs = [ctx.Process(target=_worker_main, args=(list(args), i, threads, os.getpid()),
-                             name=f"archforge-search-{i}") for i in range(1, n)]
+        procs: list[mp.process.BaseProcess] = [
+            ctx.Process(target=_worker_main, args=(list(args), i, threads, os.getpid()),
+                        name=f"archforge-search-{i}") for i in range(1, n)]
         for p in procs:
             p.start()
     finally:
