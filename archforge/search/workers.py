@@ -142,6 +142,9 @@ def run_loop(
             on_trial(study)
         if not more:
             break
+    if stop.requested and not stop.active:  # a bare Ctrl-C, in a caller without `handling()`
+        stop.reset()
+        raise KeyboardInterrupt
     return done
 
 
