@@ -16,6 +16,7 @@ two fuse into one undecodable line in the middle, and from then on every read fa
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -129,7 +130,10 @@ class SafeJournalFileBackend(JournalFileBackend):
                 try:
                     view = memoryview(data)
                     while view:  # an unbuffered write may be partial
-                        view = view[f.write(view) or 0:]
+                        written = f.write(view)
+                        if not written:
+                            raise OSError(errno.EIO, f"short write to {self.path}")
+                        view = view[written:]
                     os.fsync(f.fileno())
                 except OSError:
                     f.truncate(end)  # as it was: the failure costs one operation, not the file
@@ -137,9 +141,11 @@ class SafeJournalFileBackend(JournalFileBackend):
 
     def _clean_end(self) -> int:
         """The size to append at, after cutting a partial last line (lock held)."""
+        with open(self.path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0 or (f.seek(size - 1) >= 0 and f.read(1) == b"\n"):
+                return size  # the usual case costs one byte read, not the whole file
         data = self.path.read_bytes()
-        if not data or data.endswith(b"\n"):
-            return len(data)
         good_end = data.rfind(b"\n") + 1
         _backup(self.path)
         with open(self.path, "r+b") as f:
