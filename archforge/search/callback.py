@@ -14,12 +14,15 @@ Non-finite training or validation losses stop the run the same way, with their r
 from __future__ import annotations
 
 import math
+import signal
 from typing import Any
 
 import lightning as L
 import optuna
 
 from archforge.search.mo_pruning import CurveMedianRule
+from archforge.search.optuna_private import trial_id, write_intermediate
+from archforge.search.signals import stop
 
 
 class TrialCallback(L.Callback):
@@ -35,7 +38,8 @@ class TrialCallback(L.Callback):
         self.storage_url = storage_url
         self.study_name = trial.study.study_name
         self.pruner = trial.study.pruner  # plain objects: travel to spawned ranks
-        self.trial_id = trial._trial_id
+        self.trial_id = trial_id(trial)
+        self.number = trial.number
         self.monitor = monitor
         self.multi_objective = multi_objective
         self.multi_rule = multi_rule
@@ -43,7 +47,6 @@ class TrialCallback(L.Callback):
         self.stop_reason: str | None = None
         self.pruned = False
         self.epochs = 0
-        self.interrupted = False
 
     # spawned DDP ranks get a pickled copy: the trial is reopened from the storage there
     def __getstate__(self) -> dict[str, Any]:
@@ -63,9 +66,10 @@ class TrialCallback(L.Callback):
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule,
                      exception: BaseException) -> None:
-        # Lightning turns Ctrl-C inside fit into sys.exit(1); remember what it was
-        if isinstance(exception, KeyboardInterrupt):
-            self.interrupted = True
+        # Lightning turns Ctrl-C inside fit into sys.exit(1); remember it was a stop request
+        # (our own handler already did, unless the default SIGINT handler raised it)
+        if isinstance(exception, KeyboardInterrupt) and not stop.requested:
+            stop.signum = signal.SIGINT
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
                            outputs: Any, batch: Any, batch_idx: int) -> None:
@@ -108,9 +112,9 @@ class TrialCallback(L.Callback):
                 return True, f"pruned at epoch {step} ({self.monitor}={value:.4f})"
             return False, None
         # Optuna refuses report() with several objectives: write the curve point directly
-        trial.study._storage.set_trial_intermediate_value(self.trial_id, step, value)
+        write_intermediate(trial.study, self.trial_id, step, value)
         if not final and self.multi_rule and self.multi_rule.should_prune(
-            trial.study, self.trial_id, step, self.curve
+            trial.study, self.number, step, self.curve
         ):
             return True, (f"pruned at epoch {step} by the accuracy-curve median rule "
                           f"({self.monitor}={value:.4f})")

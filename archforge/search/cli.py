@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from collections.abc import Sequence
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archforge.errors import ConfigError
 from archforge.search.prepare import prepare, quiet
 from archforge.search.report import trials_table, write_report
-from archforge.search.study import counted, open_storage, reap_orphans, requeue_failed
+from archforge.search.signals import handling, signal_name, stop
+from archforge.search.study import counted, open_storage, reap_orphans, repairs, requeue_failed
 from archforge.search.winners import export, retrain_command
-from archforge.search.workers import run_loop, run_workers, threads_per_worker
+from archforge.search.workers import run_workers, threads_per_worker
 
 
 def _status(study: optuna.Study) -> tuple[int, str]:
@@ -31,12 +34,30 @@ def _status(study: optuna.Study) -> tuple[int, str]:
 
 
 def search(args: list[str]) -> int:
+    """Run (or resume) a search; 0 when done, 128+signum when stopped by SIGINT/SIGTERM,
+    1 when a worker process died."""
     quiet()
+    with handling():
+        try:
+            return _search(args)
+        except OSError as exc:  # the storage or an output file cannot be written (full disk)
+            print(f"archforge search: {type(exc).__name__}: {exc}. Every finished trial is kept "
+                  "in the study; a trial that was running is re-queued when this command runs "
+                  "again (after freeing space).", file=sys.stderr)
+            return 1
+
+
+def _search(args: list[str]) -> int:
     prep = prepare(args)
     s = prep.settings
     console = Console(stderr=True)
     study = prep.study(0)
-    reaped = reap_orphans(study, s.heartbeat_grace)
+    repaired = repairs.pop(s.storage_url, None)
+    if repaired is not None:
+        console.print(f"[yellow]journal {s.storage_url}: a torn write at its end "
+                      f"({repaired.dropped_bytes} bytes) was cut off; {repaired.kept_records} "
+                      f"complete records kept; the original is in {repaired.backup}[/]")
+    reaped = reap_orphans(study, s.heartbeat_grace, idle=True)
     requeue_failed(study, s.max_retries)
     before, _ = _status(study)
     console.print(
@@ -47,24 +68,25 @@ def search(args: list[str]) -> int:
     )
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}"))
+    # rich's bar draws nothing where stderr is not a terminal (CI logs, SLURM): print lines
+    lines = TrialLines(study) if s.progress and not console.is_terminal else None
     t0 = time.perf_counter()
-    with Progress(*columns, console=console, disable=not s.progress) as bar:
+    with Progress(*columns, console=console, disable=not s.progress or lines is not None) as bar:
         task = bar.add_task("trials", total=s.n_trials, completed=before, info="")
+        lock = threading.Lock()
 
         def update(st: optuna.Study) -> None:
-            n, info = _status(st)
-            bar.update(task, completed=min(n, s.n_trials), info=info)
+            with lock:  # called from the loop and from the progress thread
+                n, info = _status(st)
+                bar.update(task, completed=min(n, s.n_trials), info=info)
+                if lines is not None:
+                    lines.print_new(st)
 
-        if s.n_workers == 1:
+        if s.n_workers == 1 and s.threads:
             import torch
 
-            if s.threads:
-                torch.set_num_threads(s.threads)
-            run_loop(prep, study, 0, on_trial=update)
-        else:
-            failed = run_workers(args, prep, poll=update if s.progress else None)
-            if failed:
-                console.print(f"[red]{failed} worker process(es) exited with an error[/]")
+            torch.set_num_threads(s.threads)
+        failures = run_workers(prep, study, args, on_trial=update)
         update(study)
     elapsed = time.perf_counter() - t0
     console.print(trials_table(study, s, k=5))
@@ -75,7 +97,40 @@ def search(args: list[str]) -> int:
         console.print(f"[green]{f}[/]  ({retrain_command(f)})")
     if not files:
         console.print("no completed trial yet: nothing exported")
-    return 0
+    for line in failures:
+        console.print(f"[red]{line}[/]; its running trial is re-queued on resume")
+    if stop.requested:
+        console.print(f"[yellow]stopped by {signal_name(stop.signum or 0)}[/]: running trials "
+                      "were marked failed and are re-queued when this command runs again")
+        return stop.exit_code
+    return 1 if failures else 0
+
+
+class TrialLines:
+    """One line per finished trial (number, state, value, params, seconds), for logs."""
+
+    def __init__(self, study: optuna.Study) -> None:
+        self.seen = {t.number for t in study.get_trials(deepcopy=False)
+                     if t.state.is_finished()}
+
+    def print_new(self, study: optuna.Study) -> None:
+        for t in study.get_trials(deepcopy=False):
+            if t.state.is_finished() and t.number not in self.seen:
+                self.seen.add(t.number)
+                print(trial_line(t), file=sys.stderr, flush=True)
+
+
+def trial_line(t: FrozenTrial) -> str:
+    value = "-" if t.values is None else " ".join(f"{v:.6g}" for v in t.values)
+    params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in t.params.items())
+    seconds = t.user_attrs.get("duration_s")
+    if seconds is None and t.datetime_start and t.datetime_complete:
+        seconds = (t.datetime_complete - t.datetime_start).total_seconds()
+    text = (f"trial {t.number} {t.state.name} value {value} | {params} | "
+            f"{seconds if seconds is not None else float('nan'):.1f} s")
+    reason = t.user_attrs.get("reason")
+    return f"{text} | {reason}" if reason and t.state != TrialState.COMPLETE else text
 
 
 def report(args: list[str]) -> int:
@@ -98,6 +153,4 @@ def report(args: list[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # python -m archforge.search.cli
-    import sys
-
     return search(list(sys.argv[1:] if argv is None else argv))

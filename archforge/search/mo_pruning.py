@@ -48,7 +48,7 @@ class CurveMedianRule:
                     kwargs[key] = options[key]
         return cls(maximize=maximize, **kwargs)
 
-    def should_prune(self, study: optuna.Study, trial_id: int, step: int,
+    def should_prune(self, study: optuna.Study, number: int, step: int,
                      curve: list[float]) -> bool:
         if step <= self.n_warmup_steps or not curve:
             return False
@@ -57,7 +57,7 @@ class CurveMedianRule:
         if sum(t.state == TrialState.COMPLETE for t in finished) < self.n_startup_trials:
             return False
         others = [t.intermediate_values[step] for t in finished
-                  if t._trial_id != trial_id and step in t.intermediate_values
+                  if t.number != number and step in t.intermediate_values
                   and math.isfinite(t.intermediate_values[step])]
         if not others:
             return False

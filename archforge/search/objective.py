@@ -1,12 +1,19 @@
 """One trial: sample -> compose -> meta-device checks -> train with the pruning callback.
 
-Every path ends in an `Outcome` (never an exception, except Ctrl-C), so one bad candidate
-never stops the study:
+Every path ends in an `Outcome` (never an exception, except a stop signal), so one bad
+candidate never stops the study, nor a resume:
 
-- an invalid combination (the builder's `ConfigError`, e.g. an identity shortcut where the
-  shape changes) or a violated constraint: PRUNED, user attrs `infeasible` and `reason`;
+- an invalid candidate - its own values rejected (`ConfigError`, a plugin's `OptionError`,
+  an `OverflowError` such as a width of 1e308), an invalid combination (an identity
+  shortcut where the shape changes) or a violated constraint: PRUNED, user attrs
+  `infeasible` and `reason`;
+- any other exception while sampling, composing, building or checking (a plugin's bug):
+  FAIL with `reason` and `traceback`, `stage: build`;
 - pruned by the pruner, or a non-finite loss/metric: PRUNED with `reason`;
-- an exception in training, out of memory included: FAIL with `reason` (and `traceback`).
+- an exception in training, out of memory included: FAIL with `reason` and `traceback`;
+- `SystemExit` from candidate code is a failure too, unless a stop signal came (Lightning
+  turns Ctrl-C into `sys.exit(1)`): then `Interrupted` propagates and the worker loop
+  records the trial FAIL + `retry`.
 
 Each trial stores `overrides`, the resolved `model_config`, `params`, `macs`, `epochs`.
 """
@@ -27,11 +34,12 @@ from optuna.trial import TrialState
 
 from archforge.api import summary as meta_summary
 from archforge.config.compose import compose, to_plain
-from archforge.errors import ConfigError
+from archforge.errors import ConfigError, OptionError
 from archforge.search.callback import TrialCallback
 from archforge.search.constraints import costs, latency_violation, measure_latency_ms, violation
 from archforge.search.mo_pruning import CurveMedianRule
 from archforge.search.settings import COST_METRICS, SearchSettings
+from archforge.search.signals import Interrupted, stop
 from archforge.search.space import SearchSpace
 
 
@@ -41,6 +49,19 @@ class Outcome:
     values: list[float] | None = None
     reason: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Candidate:
+    """A candidate that passed every check before training."""
+
+    cfg: DictConfig
+    model: dict[str, Any]
+    costs: dict[str, float]
+
+
+# Exceptions raised by a candidate's own values: the candidate is invalid, not broken code.
+INVALID = (ConfigError, OptionError, OverflowError)
 
 
 @dataclass
@@ -78,74 +99,120 @@ def _ddp_for_search(cfg: DictConfig) -> str | None:
 
 def objective(ctx: Context, trial: optuna.Trial,
               train_fn: Callable[..., Any] | None = None) -> Outcome:
-    settings = ctx.settings
-    t0 = time.perf_counter()
-    _, overrides = ctx.space.sample(trial)
-    trial.set_user_attr("overrides", overrides)
-    try:
-        cfg = compose([*ctx.base_overrides, *overrides], "config")
-        model = to_plain(cfg.model, "model")
-        report = meta_summary(model)
-    except ConfigError as exc:
-        return Outcome(TrialState.PRUNED, reason=f"invalid candidate: {exc}",
-                       attrs={"infeasible": True, "check_s": time.perf_counter() - t0})
-    trial.set_user_attr("model_config", model)
-    trial.set_user_attr("params", report.total_params)
-    trial.set_user_attr("macs", report.total_macs)
-    reason = violation(report, settings.constraints)
-    latency = None
-    if reason is None and (settings.constraints.max_latency_ms is not None
-                           or any(o.metric == "latency_ms" for o in settings.objectives)):
-        from archforge.api import resolve
+    """check -> train -> score; each step's exception becomes this trial's Outcome."""
+    started = time.perf_counter()
+    checked = _guard(lambda: check(ctx, trial), "build")
+    if isinstance(checked, Outcome):
+        checked.attrs.setdefault("check_s", time.perf_counter() - started)
+        return checked
+    trained = _guard(lambda: train(ctx, trial, checked, train_fn or run_training), "train")
+    if isinstance(trained, Outcome):
+        return trained
+    return _guard(lambda: score(ctx, trial, checked, *trained), "score")
 
-        latency = measure_latency_ms(resolve(model), settings.constraints.latency_batch)
-        trial.set_user_attr("latency_ms", latency)
-        reason = latency_violation(latency, settings.constraints)
-    if reason is not None:
-        return Outcome(TrialState.PRUNED, reason=reason,
-                       attrs={"infeasible": True, "check_s": time.perf_counter() - t0})
-    cost = costs(report, latency)
 
-    strategy = _ddp_for_search(cfg)
-    if strategy:
-        trial.set_user_attr("strategy", strategy)
-    monitor = next(o for o in settings.objectives if o.metric not in COST_METRICS)
-    callback = TrialCallback(
-        trial,
-        settings.storage_url,
-        monitor=monitor.metric,
-        multi_rule=ctx.multi_rule,
-        multi_objective=settings.multi_objective,
-    )
-    run_dir = settings.study_dir / "trials" / f"{trial.number:05d}"
+def _guard(step: Callable[[], Any], stage: str) -> Any:
+    """Run one step; an exception becomes the trial's Outcome (a signal propagates)."""
     try:
-        result = (train_fn or run_training)(
-            cfg, callbacks=[callback], run_dir=Path(run_dir), progress=False,
-            checkpoints=settings.checkpoints,
-        )
+        with stop.interruptible():
+            return step()
     except KeyboardInterrupt:
         raise
     except SystemExit as exc:
-        if callback.interrupted:  # Lightning's graceful shutdown on Ctrl-C
-            raise KeyboardInterrupt from exc
-        return Outcome(TrialState.FAIL, reason=f"training exited (SystemExit {exc.code})")
+        if stop.requested:  # Lightning's graceful shutdown after our Interrupted
+            raise Interrupted(stop.signum or 2) from exc
+        return failed(exc, stage, f"exited (SystemExit {exc.code})")
+    except INVALID as exc:
+        if stage == "build":
+            return Outcome(TrialState.PRUNED, reason=f"invalid candidate: {_first_line(exc)}",
+                           attrs={"infeasible": True})
+        return failed(exc, stage)
     except Exception as exc:
-        kind = "out of memory" if _is_oom(exc) else type(exc).__name__
-        return Outcome(TrialState.FAIL, reason=f"{kind}: {str(exc).splitlines()[0][:300]}"
-                       if str(exc) else kind,
-                       attrs={"traceback": traceback.format_exc()[-4000:]})
-    stored = trial.study._storage.get_trial(trial._trial_id).user_attrs
-    stop = callback.stop_reason or stored.get("stop_reason")
-    epochs = max(callback.epochs, int(stored.get("epochs", 0)))
-    trial.set_user_attr("epochs", epochs)
+        return failed(exc, stage)
+
+
+def failed(exc: BaseException, stage: str, reason: str | None = None) -> Outcome:
+    kind = "out of memory" if _is_oom(exc) else type(exc).__name__
+    text = _first_line(exc)
+    reason = reason or (f"{kind}: {text}" if text else kind)
+    return Outcome(TrialState.FAIL, reason=reason if stage == "train" else f"{stage}: {reason}",
+                   attrs={"traceback": traceback.format_exc()[-4000:], "stage": stage})
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0][:300] if text else ""
+
+
+def check(ctx: Context, trial: optuna.Trial) -> Candidate | Outcome:
+    """Sample, compose, summarise on the meta device and apply the constraints."""
+    _, overrides = ctx.space.sample(trial)
+    trial.set_user_attr("overrides", overrides)
+    cfg = compose([*ctx.base_overrides, *overrides], "config")
+    model = to_plain(cfg.model, "model")
+    report = meta_summary(model)
+    trial.set_user_attr("model_config", model)
+    trial.set_user_attr("params", report.total_params)
+    trial.set_user_attr("macs", report.total_macs)
+    constraints = ctx.settings.constraints
+    reason = violation(report, constraints)
+    latency = None
+    if reason is None and (constraints.max_latency_ms is not None
+                           or any(o.metric == "latency_ms" for o in ctx.settings.objectives)):
+        from archforge.api import resolve
+
+        latency = measure_latency_ms(resolve(model), constraints.latency_batch)
+        trial.set_user_attr("latency_ms", latency)
+        reason = latency_violation(latency, constraints)
+    if reason is not None:
+        return Outcome(TrialState.PRUNED, reason=reason, attrs={"infeasible": True})
+    return Candidate(cfg, model, costs(report, latency))
+
+
+def train(ctx: Context, trial: optuna.Trial, candidate: Candidate,
+          train_fn: Callable[..., Any]) -> tuple[Any, TrialCallback]:
+    """Train with the pruning callback; the training result and the callback."""
+    settings = ctx.settings
+    strategy = _ddp_for_search(candidate.cfg)
+    if strategy:
+        trial.set_user_attr("strategy", strategy)
+    monitor = next(o for o in settings.objectives if o.metric not in COST_METRICS)
+    callback = TrialCallback(trial, settings.storage_url, monitor=monitor.metric,
+                             multi_rule=ctx.multi_rule,
+                             multi_objective=settings.multi_objective)
+    run_dir = settings.study_dir / "trials" / f"{trial.number:05d}"
+    result = train_fn(candidate.cfg, callbacks=[callback], run_dir=Path(run_dir),
+                      progress=False, checkpoints=settings.checkpoints)
+    return result, callback
+
+
+def score(ctx: Context, trial: optuna.Trial, candidate: Candidate, result: Any,
+          callback: TrialCallback) -> Outcome:
+    """The objective values, or PRUNED with the reason the callback gave.
+
+    The callback's decision is also read back from the storage: under `ddp_spawn` it ran in
+    another process, whose callback object never comes back.
+    """
+    stored = stored_attrs(trial)
+    stop_reason = callback.stop_reason or stored.get("stop_reason")
+    trial.set_user_attr("epochs", max(callback.epochs, int(stored.get("epochs", 0))))
     trial.set_user_attr("run_dir", str(result.run_dir))
-    if stop is not None:
-        return Outcome(TrialState.PRUNED, reason=stop)
+    if stop_reason is not None:
+        return Outcome(TrialState.PRUNED, reason=stop_reason)
     values = []
-    for o in settings.objectives:
-        v = cost[o.metric] if o.metric in COST_METRICS else result.metrics.get(o.metric)
+    for o in ctx.settings.objectives:
+        v = (candidate.costs[o.metric] if o.metric in COST_METRICS
+             else result.metrics.get(o.metric))
         if v is None or not math.isfinite(float(v)):
             return Outcome(TrialState.PRUNED, reason=f"{o.metric} is {v!r} after training")
         values.append(float(v))
     trial.set_user_attr("metrics", {k: float(v) for k, v in result.metrics.items()})
     return Outcome(TrialState.COMPLETE, values=values)
+
+
+def stored_attrs(trial: optuna.Trial) -> dict[str, Any]:
+    """The trial's user attrs as stored (written by this process or a spawned rank)."""
+    for t in trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.number == trial.number:
+            return dict(t.user_attrs)
+    return dict(trial.user_attrs)

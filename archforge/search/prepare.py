@@ -53,8 +53,10 @@ class Prepared:
         """
         s = self.settings
         seed = None if s.seed is None else s.seed + 100003 * worker + self._existing()
-        sampler = make_sampler(s.sampler, self.space, seed, s.multi_objective)
-        pruner = None if s.multi_objective else make_pruner(s.pruner, self.max_epochs())
+        sampler = make_sampler(s.sampler, self.space, seed, s.multi_objective,
+                               s.allowed_targets)
+        pruner = (None if s.multi_objective
+                  else make_pruner(s.pruner, self.max_epochs(), s.allowed_targets))
         return open_study(s, self.base, self.space.spec(), sampler, pruner)
 
 

@@ -8,6 +8,7 @@ Median stopping (Golovin et al. 2017, Google Vizier), asynchronous successive ha
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import optuna
@@ -41,13 +42,12 @@ def pruner_name_and_options(spec: Any) -> tuple[str, dict[str, Any]]:
                       "{name: ..., options...} or {_target_: ...}")
 
 
-def make_pruner(spec: Any, max_epochs: int) -> optuna.pruners.BasePruner:
+def make_pruner(spec: Any, max_epochs: int,
+                allowed: Sequence[str] = ()) -> optuna.pruners.BasePruner:
+    """The pruner for `search.pruner`; `_target_` only under allowed modules (target.py)."""
     key = "search.pruner"
     if isinstance(spec, dict) and "_target_" in spec:
-        pruner = instantiate_target(dict(spec), key)
-        if not isinstance(pruner, optuna.pruners.BasePruner):
-            raise ConfigError(f"{key}._target_", f"{type(pruner).__name__} is not a pruner")
-        return pruner
+        return instantiate_target(dict(spec), key, optuna.pruners.BasePruner, allowed)
     name, kwargs = pruner_name_and_options(spec)
     cls = PRUNERS.get(name)
     if cls is None:

@@ -9,13 +9,14 @@ two workers never propose the same random start-up candidates.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 import optuna
 
 from archforge.errors import ConfigError, describe_choices
 from archforge.search.space import SearchSpace
-from archforge.search.target import instantiate_target
+from archforge.search.target import instantiate_target, locate
 
 SAMPLERS: dict[str, type[optuna.samplers.BaseSampler]] = {
     "tpe": optuna.samplers.TPESampler,
@@ -28,20 +29,19 @@ SAMPLERS: dict[str, type[optuna.samplers.BaseSampler]] = {
 
 
 def make_sampler(
-    spec: Any, space: SearchSpace, seed: int | None, multi_objective: bool
+    spec: Any, space: SearchSpace, seed: int | None, multi_objective: bool,
+    allowed: Sequence[str] = (),
 ) -> optuna.samplers.BaseSampler:
+    """The sampler for `search.sampler`; `_target_` only under allowed modules (target.py)."""
     key = "search.sampler"
     if spec is None:
         spec = "nsga2" if multi_objective else "tpe"
     if isinstance(spec, dict) and "_target_" in spec:
         kwargs = dict(spec)
-        if seed is not None and "seed" not in kwargs and _takes_seed(kwargs["_target_"]):
+        if seed is not None and "seed" not in kwargs and _takes_seed(kwargs["_target_"],
+                                                                      allowed):
             kwargs["seed"] = seed
-        sampler = instantiate_target(kwargs, key)
-        if not isinstance(sampler, optuna.samplers.BaseSampler):
-            raise ConfigError(f"{key}._target_", f"{type(sampler).__name__} is not an Optuna "
-                              "sampler")
-        return sampler
+        return instantiate_target(kwargs, key, optuna.samplers.BaseSampler, allowed)
     if isinstance(spec, str):
         name, kwargs = spec, {}
     elif isinstance(spec, dict) and "name" in spec:
@@ -64,10 +64,9 @@ def make_sampler(
         raise ConfigError(key, f"{cls.__name__}: {exc}") from exc
 
 
-def _takes_seed(target: str) -> bool:
+def _takes_seed(target: str, allowed: Sequence[str]) -> bool:
+    factory = locate(target, "search.sampler._target_", allowed)  # refuses before importing
     try:
-        from archforge.search.target import locate
-
-        return "seed" in inspect.signature(locate(target, "search.sampler._target_")).parameters
-    except (ConfigError, TypeError, ValueError):
+        return "seed" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
         return False

@@ -90,6 +90,7 @@ class SearchSettings:
     threads: int | None = None  # torch threads per worker; None: cores // n_workers
     export: str = "best"  # best | pareto | none
     max_retries: int = 1  # re-runs of a trial whose worker died or was interrupted
+    allowed_targets: list[str] = field(default_factory=list)  # `_target_` modules (target.py)
 
     def check(self, path: str = "search") -> None:
         require(bool(re.fullmatch(r"[A-Za-z0-9_.-]+", self.study_name)), f"{path}.study_name",
@@ -109,6 +110,9 @@ class SearchSettings:
                 "seconds >= 0.5")
         require(self.export in ("best", "pareto", "none"), f"{path}.export", self.export,
                 "best, pareto or none")
+        for i, target in enumerate(self.allowed_targets):
+            require(bool(re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", target)),
+                    f"{path}.allowed_targets[{i}]", target, "a module path such as mypkg.samplers")
         metrics = [o.metric for o in self.objectives]
         require(bool(metrics), f"{path}.objectives", metrics, "at least one objective")
         require(any(m in TRAIN_METRICS for m in metrics), f"{path}.objectives", metrics,

@@ -32,6 +32,8 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from archforge.errors import ConfigError
+from archforge.search.journal import Repaired, SafeJournalFileBackend, repair
+from archforge.search.optuna_private import set_attr_of
 from archforge.search.settings import SearchSettings, short_hash
 
 FINGERPRINT = "archforge:fingerprint"
@@ -40,6 +42,8 @@ SPACE = "archforge:space"
 HOST = socket.gethostname()
 
 _storages: dict[str, BaseStorage] = {}
+# torn journal tails cut off by open_storage in this process, by URL (the CLI reports them)
+repairs: dict[str, Repaired] = {}
 
 
 def is_journal_path(url: str) -> bool:
@@ -59,11 +63,14 @@ def open_storage(url: str) -> BaseStorage:
         elif is_journal_path(url):
             path = Path(url.removeprefix("journal:")).expanduser()
             path.parent.mkdir(parents=True, exist_ok=True)
-            storage = optuna.storages.JournalStorage(
-                optuna.storages.journal.JournalFileBackend(str(path))
-            )
+            repaired = repair(path)
+            if repaired is not None:
+                repairs[url] = repaired
+            storage = optuna.storages.JournalStorage(SafeJournalFileBackend(str(path)))
         else:
             storage = _rdb(url)
+    except ConfigError:
+        raise
     except (ImportError, ValueError, OSError) as exc:
         raise ConfigError("search.storage", f"cannot open {url!r}: {exc}") from exc
     except Exception as exc:  # SQLAlchemy's connection errors are not ValueError
@@ -97,7 +104,7 @@ def fingerprint(base: dict[str, Any], space: dict[str, Any], settings: SearchSet
 VOLATILE_SEARCH_KEYS = {
     "study_name", "storage", "root", "n_trials", "n_workers", "timeout", "progress", "threads",
     "heartbeat_interval", "heartbeat_grace", "export", "max_retries", "sampler", "pruner",
-    "seed", "checkpoints",
+    "seed", "checkpoints", "allowed_targets",
 }
 VOLATILE_KEYS = {"run_dir", "progress"}
 
@@ -192,10 +199,15 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def orphan_reason(t: FrozenTrial, grace: float, now: float | None = None) -> str | None:
+def orphan_reason(t: FrozenTrial, grace: float, now: float | None = None,
+                  idle: bool = False) -> str | None:
+    """Why a RUNNING trial has no live worker, or None. `idle`: this process runs no trial
+    now, so one carrying its own pid was left by an earlier search in this process."""
     now = time.time() if now is None else now
     host, pid = t.user_attrs.get("worker_host"), t.user_attrs.get("worker_pid")
     beat = t.user_attrs.get("heartbeat")
+    if idle and host == HOST and pid == os.getpid():
+        return f"worker lost: left running by an earlier search in process {pid}"
     if host == HOST and isinstance(pid, int) and pid != os.getpid() and not _pid_alive(pid):
         return f"worker lost: process {pid} on {host} is gone"
     if isinstance(beat, (int, float)) and now - beat > grace:
@@ -207,19 +219,18 @@ def orphan_reason(t: FrozenTrial, grace: float, now: float | None = None) -> str
     return None
 
 
-def reap_orphans(study: optuna.Study, grace: float) -> list[int]:
+def reap_orphans(study: optuna.Study, grace: float, idle: bool = False) -> list[int]:
     """Mark RUNNING trials whose worker is gone as FAIL (reason, retry); their numbers."""
-    storage = study._storage
     reaped = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        reason = orphan_reason(t, grace)
+        reason = orphan_reason(t, grace, idle=idle)
         if reason is None:
             continue
         try:
-            storage.set_trial_user_attr(t._trial_id, "reason", reason)
-            storage.set_trial_user_attr(t._trial_id, "retry", True)
-            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+            set_attr_of(study, t, "reason", reason)
+            set_attr_of(study, t, "retry", True)
+            study.tell(t.number, state=TrialState.FAIL)
+        except (RuntimeError, ValueError, optuna.exceptions.UpdateFinishedTrialError):
             continue  # another process got there first
         reaped.append(t.number)
     return reaped

@@ -6,9 +6,15 @@ failures, and stops when `counted + running >= n_trials` (so with several worker
 can overshoot by at most workers - 1 when they ask at the same instant). While a trial runs,
 a thread refreshes its `heartbeat` user attr every `search.heartbeat_interval` seconds.
 
-`search.n_workers=N` starts N processes (spawned, not forked: torch and storage connections
-do not survive a fork) with `torch.set_num_threads(cores // N)` each; a second `archforge
-search` on the same storage and study name simply runs more of the same loop.
+`search.n_workers=N` runs the loop in the search's own process (worker 0) and in N-1
+spawned processes (not forked: torch and storage connections do not survive a fork), each
+with `torch.set_num_threads(cores // N)`; a second `archforge search` on the same storage
+and study name simply runs more of the same loop.
+
+Stopping (signals.py): on SIGINT/SIGTERM, wherever it lands, every worker records its running
+trial FAIL with `retry` (re-queued on resume) and takes no new one; the parent waits for the
+children up to `search.heartbeat_grace` seconds, then ends those left (their trials are
+then orphans, re-queued on resume just the same).
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +34,7 @@ from optuna.trial import TrialState
 
 from archforge.search.objective import Outcome, objective
 from archforge.search.prepare import Prepared, prepare, quiet
+from archforge.search.signals import Interrupted, handling, install, signal_name, stop
 from archforge.search.study import HOST, counted, reap_orphans, requeue_failed
 
 Progress = Callable[[optuna.Study], None]
@@ -45,15 +54,14 @@ def threads_per_worker(n_workers: int, explicit: int | None = None) -> int:
 class Heartbeat:
     """Refreshes a running trial's `heartbeat` user attr from a daemon thread."""
 
-    def __init__(self, study: optuna.Study, trial_id: int, interval: float) -> None:
-        self.storage = study._storage
-        self.trial_id = trial_id
+    def __init__(self, trial: optuna.Trial, interval: float) -> None:
+        self.trial = trial
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="af-heartbeat")
 
     def __enter__(self) -> Heartbeat:
-        self.storage.set_trial_user_attr(self.trial_id, "heartbeat", time.time())
+        self.trial.set_user_attr("heartbeat", time.time())
         self._thread.start()
         return self
 
@@ -64,7 +72,7 @@ class Heartbeat:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.storage.set_trial_user_attr(self.trial_id, "heartbeat", time.time())
+                self.trial.set_user_attr("heartbeat", time.time())
             except Exception:  # finished meanwhile, or the storage hiccupped: try next beat
                 continue
 
@@ -102,30 +110,31 @@ def run_loop(
     on_trial: Progress | None = None,
     train_fn: Callable[..., Any] | None = None,
 ) -> int:
-    """Run trials until the study holds n_trials counted ones (or the timeout); return how
-    many this worker finished."""
+    """Run trials until the study holds n_trials counted ones, the timeout, or a stop
+    signal; return how many this worker finished."""
     s = prep.settings
     ctx = prep.context()
     deadline = None if s.timeout is None else time.monotonic() + s.timeout
     done = 0
-    while deadline is None or time.monotonic() < deadline:
+    while not stop.requested and (deadline is None or time.monotonic() < deadline):
         reap_orphans(study, s.heartbeat_grace)
         requeue_failed(study, s.max_retries)
-        if should_stop(study, s.n_trials):
+        if should_stop(study, s.n_trials) or stop.requested:
             break
+        install()  # Lightning leaves SIGINT ignored after a Ctrl-C inside fit
         trial = study.ask()
         trial.set_user_attr("worker_host", HOST)
         trial.set_user_attr("worker_pid", os.getpid())
         trial.set_user_attr("worker", worker)
         started = time.perf_counter()
         try:
-            with Heartbeat(study, trial._trial_id, s.heartbeat_interval):
+            with Heartbeat(trial, s.heartbeat_interval):
                 out = objective(ctx, trial, train_fn=train_fn)
-        except KeyboardInterrupt:
-            trial.set_user_attr("reason", "interrupted (Ctrl-C); re-queued on resume")
-            trial.set_user_attr("retry", True)
-            study.tell(trial, state=TrialState.FAIL)
-            raise
+        except KeyboardInterrupt as exc:  # a stop signal (Interrupted) or a bare Ctrl-C
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            stop.signum = stop.signum or signum
+            out = Outcome(TrialState.FAIL, reason=f"interrupted ({signal_name(signum)}); "
+                          "re-queued on resume", attrs={"retry": True})
         out.attrs.setdefault("duration_s", time.perf_counter() - started)
         more = tell(study, trial, out)
         done += 1
@@ -133,30 +142,33 @@ def run_loop(
             on_trial(study)
         if not more:
             break
+    if stop.requested and not stop.active:  # a bare Ctrl-C, in a caller without `handling()`
+        stop.reset()
+        raise KeyboardInterrupt
     return done
 
 
-def _worker_main(args: Sequence[str], worker: int, threads: int) -> None:
+def _worker_main(args: Sequence[str], worker: int, threads: int, parent: int) -> None:
     import torch
 
-    torch.set_num_threads(threads)
-    quiet()
-    prep = prepare(args)
-    # on Ctrl-C the running trial is recorded FAIL + retry; the parent reports
-    with contextlib.suppress(KeyboardInterrupt):
+    # a signal reaching this worker alone goes to the parent, which passes it to the others
+    with handling(peers=lambda: [parent]):
+        torch.set_num_threads(threads)
+        quiet()
+        prep = prepare(args)
         run_loop(prep, prep.study(worker), worker)
+    sys.exit(stop.exit_code if stop.requested else 0)
 
 
-def run_workers(args: Sequence[str], prep: Prepared, poll: Progress | None = None) -> int:
-    """Start n_workers processes and wait for them; return the number that failed."""
-    n = prep.settings.n_workers
-    threads = threads_per_worker(n, prep.settings.threads)
+def start_workers(args: Sequence[str], n: int, threads: int) -> list[mp.process.BaseProcess]:
+    """Spawn workers 1..n-1 (the caller is worker 0); they pass signals to this process."""
     ctx = mp.get_context("spawn")
     env_threads = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(threads)  # read by each child's torch at import
     try:
-        procs = [ctx.Process(target=_worker_main, args=(list(args), i, threads),
-                             name=f"archforge-search-{i}") for i in range(n)]
+        procs: list[mp.process.BaseProcess] = [
+            ctx.Process(target=_worker_main, args=(list(args), i, threads, os.getpid()),
+                        name=f"archforge-search-{i}") for i in range(1, n)]
         for p in procs:
             p.start()
     finally:
@@ -164,20 +176,80 @@ def run_workers(args: Sequence[str], prep: Prepared, poll: Progress | None = Non
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
             os.environ["OMP_NUM_THREADS"] = env_threads
-    study = None
+    return procs
+
+
+def run_workers(prep: Prepared, study: optuna.Study, args: Sequence[str],
+                on_trial: Progress | None = None,
+                train_fn: Callable[..., Any] | None = None) -> list[str]:
+    """Run the loop here as worker 0 and in n_workers-1 children; return what went wrong
+    with children (empty when every one ended normally)."""
+    s = prep.settings
+    threads = threads_per_worker(s.n_workers, s.threads)
+    procs = start_workers(args, s.n_workers, threads) if s.n_workers > 1 else []
+    stop.peers = lambda: [p.pid for p in procs if p.pid is not None and p.exitcode is None]
+    poller = Poller(study, on_trial) if procs and on_trial is not None else None
     try:
-        while any(p.is_alive() for p in procs):
-            for p in procs:
-                p.join(timeout=2.0 / n)
-            if poll is not None:
-                study = study or prep.study()
-                poll(study)
-    except KeyboardInterrupt:
-        # the children got the same SIGINT from the terminal; give them time to record it
+        run_loop(prep, study, 0, on_trial, train_fn)
+        _wait(procs, s.heartbeat_grace, study, on_trial)
+    finally:
+        if poller is not None:
+            poller.close()
+        _end(procs)
+    return _failures(procs)
+
+
+class Poller:
+    """Calls `on_trial(study)` every second from a thread: progress of the other workers
+    while this one trains."""
+
+    def __init__(self, study: optuna.Study, on_trial: Progress, every: float = 1.0) -> None:
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(study, on_trial, every),
+                                        daemon=True, name="af-progress")
+        self._thread.start()
+
+    def _run(self, study: optuna.Study, on_trial: Progress, every: float) -> None:
+        while not self._done.wait(every):
+            with contextlib.suppress(Exception):  # a display hiccup never stops a search
+                on_trial(study)
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)
+
+
+def _wait(procs: list[mp.process.BaseProcess], grace: float, study: optuna.Study,
+          on_trial: Progress | None) -> None:
+    """Wait for the children; once a stop was requested, at most `grace` seconds."""
+    deadline: float | None = None
+    while any(p.is_alive() for p in procs):
+        if stop.requested and deadline is None:
+            deadline = time.monotonic() + grace
+            for pid in stop.peers():  # again: the signal may have come before they started
+                with contextlib.suppress(OSError):
+                    os.kill(pid, stop.signum or signal.SIGTERM)
+        if deadline is not None and time.monotonic() > deadline:
+            return
         for p in procs:
-            p.join(timeout=10)
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-        raise
-    return sum(1 for p in procs if p.exitcode not in (0, None))
+            p.join(timeout=0.2)
+    if on_trial is not None:
+        on_trial(study)
+
+
+def _end(procs: list[mp.process.BaseProcess]) -> None:
+    """Stop children still running (their trials become orphans, re-queued on resume)."""
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=5)
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=5)
+
+
+def _failures(procs: list[mp.process.BaseProcess]) -> list[str]:
+    expected = {0, stop.exit_code} if stop.requested else {0}
+    return [f"worker {i} (pid {p.pid}) exited with status {p.exitcode}"
+            for i, p in enumerate(procs, start=1) if p.exitcode not in expected]

@@ -38,3 +38,8 @@ def assert_accounted(study: optuna.Study, n_trials: int, slack: int = 0) -> None
     assert [t.number for t in trials] == list(range(len(trials)))
     assert all(t.state.is_finished() for t in trials), [t.state for t in trials]
     assert n_trials <= len(counted(trials)) <= n_trials + slack
+
+
+def my_sampler(seed: int | None = None) -> optuna.samplers.BaseSampler:
+    """A user's own sampler factory (for the `search.allowed_targets` test)."""
+    return optuna.samplers.RandomSampler(seed=seed)

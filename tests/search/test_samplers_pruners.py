@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
+
 import optuna
 import pytest
+from search_helpers import TINY
 
 from archforge.config.compose import compose
 from archforge.errors import ConfigError
+from archforge.search.prepare import prepare
 from archforge.search.pruners import make_pruner
 from archforge.search.samplers import make_sampler
 from archforge.search.space import compile_space
@@ -76,3 +81,52 @@ def test_errors_name_the_key(maker: str, spec: object, key: str) -> None:
         else:
             make_pruner(spec, 3)
     assert info.value.path == key
+
+
+@pytest.mark.parametrize("spec", [
+    {"_target_": "os.system", "command": "touch {marker}"},
+    {"_target_": "subprocess.run", "args": ["touch", "{marker}"]},
+    {"_target_": "optuna.samplers.os.system", "command": "touch {marker}"},
+    {"_target_": "optuna.samplers.__builtins__", "command": "touch {marker}"},
+])
+def test_targets_outside_the_allow_list_are_refused_before_any_call(
+        spec: dict, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    spec = {k: (v.format(marker=marker) if isinstance(v, str) else
+                [x.format(marker=marker) for x in v] if isinstance(v, list) else v)
+            for k, v in spec.items()}
+    for make in (lambda: make_sampler(spec, SPACE, 0, False), lambda: make_pruner(spec, 3)):
+        with pytest.raises(ConfigError) as info:
+            make()
+        assert info.value.path.endswith("._target_")
+    assert not marker.exists()
+
+
+def test_a_refused_module_is_never_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    imported: list[str] = []
+    real = importlib.import_module
+    monkeypatch.setattr(importlib, "import_module",
+                        lambda name, *a: imported.append(name) or real(name, *a))
+    with pytest.raises(ConfigError, match=r"search\.allowed_targets"):
+        make_sampler({"_target_": "webbrowser.open"}, SPACE, 0, False)
+    assert imported == []
+
+
+def test_allowed_targets_admit_the_users_own_package() -> None:
+    spec = {"_target_": "search_helpers.my_sampler"}
+    with pytest.raises(ConfigError):
+        make_sampler(spec, SPACE, 3, False)
+    sampler = make_sampler(spec, SPACE, 3, False, allowed=["search_helpers"])
+    assert isinstance(sampler, optuna.samplers.RandomSampler)
+    with pytest.raises(ConfigError, match="is not an Optuna sampler"):
+        make_sampler({"_target_": "optuna.pruners.MedianPruner"}, SPACE, 0, False)
+
+
+def test_a_search_yaml_cannot_run_code(root: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    space = tmp_path / "evil.yaml"
+    space.write_text(TINY.read_text().replace(
+        "sampler: random", f"sampler: {{_target_: os.system, command: 'touch {marker}'}}"))
+    with pytest.raises(ConfigError) as info:
+        prepare([f"search={space}", f"search.root={root}"]).study()
+    assert info.value.path == "search.sampler._target_" and not marker.exists()

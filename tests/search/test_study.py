@@ -14,6 +14,7 @@ from search_helpers import TINY, tiny_args
 from archforge.errors import ConfigError
 from archforge.search.mo_pruning import CurveMedianRule
 from archforge.search.objective import objective
+from archforge.search.optuna_private import trial_id, write_intermediate
 from archforge.search.prepare import prepare
 from archforge.search.study import HOST, counted, reap_orphans, requeue_failed
 from archforge.search.workers import should_stop
@@ -113,12 +114,12 @@ def test_curve_median_rule() -> None:
     for curve in ([0.5, 0.8], [0.6, 0.9], [0.4, 0.7]):
         t = study.ask()
         for step, v in enumerate(curve, start=1):
-            study._storage.set_trial_intermediate_value(t._trial_id, step, v)
+            write_intermediate(study, trial_id(t), step, v)
         study.tell(t, [curve[-1], 100])
     rule = CurveMedianRule(n_startup_trials=3, n_warmup_steps=0)
     running = study.ask()
-    assert rule.should_prune(study, running._trial_id, 1, [0.3])
-    assert not rule.should_prune(study, running._trial_id, 1, [0.55])
+    assert rule.should_prune(study, running.number, 1, [0.3])
+    assert not rule.should_prune(study, running.number, 1, [0.55])
     assert not CurveMedianRule(n_startup_trials=4).should_prune(study, 0, 2, [0.0, 0.0])
     assert CurveMedianRule.from_pruner("none", maximize=True) is None
     assert CurveMedianRule.from_pruner({"name": "median", "n_warmup_steps": 3},

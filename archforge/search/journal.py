@@ -1,0 +1,164 @@
+"""A journal file that survives torn writes (a full disk, a crash in the middle of a write).
+
+Optuna's `JournalFileBackend` stores one JSON operation per line. A write cut short leaves
+a partial last line; Optuna skips it when reading, but the next append goes after it, the
+two fuse into one undecodable line in the middle, and from then on every read fails.
+
+- `repair(path)`, before a study is opened: a partial or undecodable *tail* (everything
+  after the last complete record) is cut off, after copying the original file beside it as
+  `journal.log.torn-<time>`; every complete record is kept. An undecodable record with
+  complete records after it is not a torn write: that is refused with a `ConfigError`
+  naming the file and line, and nothing is written.
+- `SafeJournalFileBackend.append_logs` never appends after a partial line (a writer that
+  failed since the file was opened) and, when its own write fails (ENOSPC), cuts the file
+  back to where it was, so the failure costs that one operation and not the file.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+
+from archforge.errors import ConfigError
+from archforge.search.signals import stop
+
+
+@dataclass(frozen=True)
+class Repaired:
+    """A torn tail that was cut off: where the original went and what was dropped."""
+
+    backup: Path
+    kept_records: int
+    dropped_bytes: int
+
+
+def _is_record(line: bytes) -> bool:
+    """A complete journal operation: a JSON object with Optuna's `op_code`, newline-ended."""
+    if not line.endswith(b"\n"):
+        return False
+    try:
+        record = json.loads(line)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return False
+    return isinstance(record, dict) and "op_code" in record
+
+
+def scan(data: bytes) -> tuple[int, int, int | None]:
+    """(records, byte length of the good prefix, 1-based line of a bad record in the middle).
+
+    The good prefix ends after the last complete record; a bad line before it is corruption.
+    """
+    records = good_end = offset = 0
+    first_bad: int | None = None
+    lines = data.split(b"\n")
+    for number, chunk in enumerate(lines, start=1):
+        line = chunk + b"\n" if number < len(lines) else chunk  # the last: partial or b""
+        if not line:
+            break
+        offset += len(line)
+        if not _is_record(line):
+            first_bad = first_bad or number
+        elif first_bad is not None:
+            return records, good_end, first_bad
+        else:
+            records += 1
+            good_end = offset
+    return records, good_end, None
+
+
+def repair(path: Path) -> Repaired | None:
+    """Cut a torn tail off the journal at `path` (a copy of the original kept beside it)."""
+    if not path.exists():
+        return None
+    with locked(path):
+        data = path.read_bytes()
+        records, good_end, bad_line = scan(data)
+        if bad_line is not None:
+            raise ConfigError("search.storage", f"{path}: line {bad_line} is not a complete "
+                              "Optuna journal record, yet complete records follow it: the file "
+                              "was changed by something else than a torn write. It was left "
+                              "untouched; restore it from a copy, or use another search.storage "
+                              "or search.study_name")
+        if good_end == len(data):
+            return None
+        backup = _backup(path)
+        with open(path, "r+b") as f:
+            f.truncate(good_end)
+            f.flush()
+            os.fsync(f.fileno())
+        return Repaired(backup, records, len(data) - good_end)
+
+
+def _lock(path: Path) -> JournalFileSymlinkLock:
+    # the same lock file (`<journal>.lock`) Optuna's own writers take
+    return JournalFileSymlinkLock(str(path))
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    lock = _lock(path)
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class SafeJournalFileBackend(JournalFileBackend):
+    """`JournalFileBackend` whose appends neither follow a partial line nor leave one."""
+
+    def __init__(self, file_path: str) -> None:
+        self.path = Path(file_path)
+        super().__init__(file_path, lock_obj=_lock(self.path))
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        data = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs).encode()
+        with stop.shielded(), locked(self.path):
+            end = self._clean_end()
+            with open(self.path, "r+b", buffering=0) as f:
+                f.seek(end)
+                try:
+                    view = memoryview(data)
+                    while view:  # an unbuffered write may be partial
+                        written = f.write(view)
+                        if not written:
+                            raise OSError(errno.EIO, f"short write to {self.path}")
+                        view = view[written:]
+                    os.fsync(f.fileno())
+                except OSError:
+                    f.truncate(end)  # as it was: the failure costs one operation, not the file
+                    raise
+
+    def _clean_end(self) -> int:
+        """The size to append at, after cutting a partial last line (lock held)."""
+        with open(self.path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0 or (f.seek(size - 1) >= 0 and f.read(1) == b"\n"):
+                return size  # the usual case costs one byte read, not the whole file
+        data = self.path.read_bytes()
+        good_end = data.rfind(b"\n") + 1
+        _backup(self.path)
+        with open(self.path, "r+b") as f:
+            f.truncate(good_end)
+            os.fsync(f.fileno())
+        return good_end
+
+
+def _backup(path: Path) -> Path:
+    backup = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while backup.exists():  # two repairs within one second keep both originals
+        backup = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+        n += 1
+    shutil.copy2(path, backup)
+    return backup

@@ -1,0 +1,143 @@
+"""Torn journal writes (a full disk, a crash mid-write): the resume repairs and goes on."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from optuna.trial import TrialState
+from search_helpers import assert_accounted, load, tiny_args
+
+from archforge.errors import ConfigError
+from archforge.search import journal as journal_module
+from archforge.search import objective as objective_module
+from archforge.search import study as study_module
+from archforge.search.cli import search
+from archforge.search.journal import SafeJournalFileBackend, repair, scan
+
+
+def _fake_train(cfg: Any, *, callbacks: Any, run_dir: Path, **kwargs: Any) -> Any:
+    return SimpleNamespace(metrics={"val/acc": 0.5, "val/loss": 1.0}, run_dir=run_dir)
+
+
+@pytest.fixture
+def journal(root: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """The bytes of a real journal written by a 2-trial search (training faked)."""
+    monkeypatch.setattr(objective_module, "run_training", _fake_train)
+    assert search(tiny_args(root, "search.n_trials=2")) == 0
+    study_module._storages.clear()  # the next open reads the file again, as a new run would
+    return (root / "tiny" / "journal.log").read_bytes()
+
+
+def _resume(root: Path, n_trials: int) -> None:
+    # a cut can fall before the first trial's worker attrs were written: such an orphan is
+    # known only by its age, so the resume waits past a short heartbeat_grace
+    time.sleep(1.1)
+    study_module._storages.clear()
+    assert search(tiny_args(root, f"search.n_trials={n_trials}",
+                            "search.heartbeat_grace=1")) == 0
+    study_module._storages.clear()
+
+
+@pytest.mark.parametrize("cut", [0.05, 0.3, 0.5, 0.77, 0.999])
+def test_a_journal_cut_mid_record_is_repaired(root: Path, journal: bytes, cut: float) -> None:
+    path = root / "tiny" / "journal.log"
+    at = int(len(journal) * cut)
+    if journal[at - 1:at] == b"\n":
+        at -= 1  # mid-record, never on a boundary
+    path.write_bytes(journal[:at])  # what a full disk leaves: the write stopped at `at`
+    good = journal[: journal[:at].rfind(b"\n") + 1]
+    _resume(root, 3)
+    backups = list(path.parent.glob("journal.log.torn-*"))
+    assert len(backups) == 1 and backups[0].read_bytes() == journal[:at]
+    study = load(root)
+    assert_accounted(study, 3)
+    assert path.read_bytes().startswith(good)  # every complete record kept, in place
+    # a trial whose finishing write was lost is failed and re-run, never left RUNNING
+    lost = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert all(t.user_attrs["retry"] for t in lost)
+
+
+def test_trailing_garbage_is_cut_and_complete_records_kept(root: Path, journal: bytes) -> None:
+    path = root / "tiny" / "journal.log"
+    path.write_bytes(journal + b'{"op_code": 5, "worker_id"\x00\x00\n\x00garbage\n')
+    _resume(root, 3)
+    assert path.read_bytes().startswith(journal)
+    study = load(root)
+    assert_accounted(study, 3)
+    assert [t.state for t in study.trials[:2]] == [TrialState.COMPLETE] * 2
+
+
+def test_a_bad_record_in_the_middle_is_refused_untouched(root: Path, journal: bytes) -> None:
+    path = root / "tiny" / "journal.log"
+    lines = journal.splitlines(keepends=True)
+    broken = b"".join([*lines[:3], b'{"op_code": 5, "tru\n', *lines[3:]])
+    path.write_bytes(broken)
+    with pytest.raises(ConfigError) as info:
+        _resume(root, 3)
+    assert info.value.path == "search.storage"
+    assert f"{path}: line 4 " in str(info.value)
+    assert path.read_bytes() == broken
+    assert not list(path.parent.glob("journal.log.torn-*"))
+
+
+def test_scan_counts_records_and_finds_the_good_end() -> None:
+    ok = b'{"op_code":0,"worker_id":"a"}\n'
+    assert scan(ok * 2) == (2, 2 * len(ok), None)
+    assert scan(ok + b'{"op_code":1') == (1, len(ok), None)
+    assert scan(ok + b"[1]\n" + ok) == (1, len(ok), 2)  # JSON, but not an operation
+    assert scan(b"") == (0, 0, None)
+
+
+def test_append_after_a_failed_writer_and_on_a_full_disk(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "journal.log"
+    backend = SafeJournalFileBackend(str(path))
+    backend.append_logs([{"op_code": 0, "worker_id": "a"}])
+    good = path.read_bytes()
+    # another writer died mid-record after this one opened the file
+    with open(path, "ab") as f:
+        f.write(b'{"op_code":4,"wor')
+    backend.append_logs([{"op_code": 1, "worker_id": "a"}])
+    assert path.read_bytes() == good + b'{"op_code":1,"worker_id":"a"}\n'
+    assert [r["op_code"] for r in backend.read_logs(0)] == [0, 1]
+    assert len(list(tmp_path.glob("journal.log.torn-*"))) == 1
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    before = path.read_bytes()
+    monkeypatch.setattr(journal_module.os, "fsync", full)
+    with pytest.raises(OSError, match="No space left"):
+        backend.append_logs([{"op_code": 2, "worker_id": "a"}])
+    assert path.read_bytes() == before  # the failed write left nothing behind
+    assert repair(path) is None
+
+
+def test_a_full_disk_stops_the_search_cleanly_and_the_resume_finishes(
+        root: Path, journal: bytes, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    real_fsync, writes = os.fsync, []
+
+    def fills_up(fd: int) -> None:  # the disk is full from the 6th write of the resume on
+        writes.append(fd)
+        if len(writes) > 5:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(journal_module.os, "fsync", fills_up)
+    study_module._storages.clear()
+    assert search(tiny_args(root, "search.n_trials=4")) == 1
+    assert "OSError: [Errno 28] No space left on device" in capsys.readouterr().err
+    monkeypatch.setattr(journal_module.os, "fsync", real_fsync)
+    data = (root / "tiny" / "journal.log").read_bytes()
+    assert data.startswith(journal) and data.endswith(b"\n")
+    _resume(root, 4)
+    study = load(root)
+    assert_accounted(study, 4)
+    assert [t.state for t in study.trials[:2]] == [TrialState.COMPLETE] * 2

@@ -1,0 +1,125 @@
+"""SIGTERM / SIGINT to the search's process alone stop every worker without losing a trial;
+a worker that dies makes the search exit non-zero."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from search_helpers import assert_accounted, cli, load, tiny_args
+
+from archforge.search import objective as objective_module
+from archforge.search.cli import search
+from archforge.search.signals import Interrupted, Stop
+
+
+def _args(root: Path, *extra: str) -> list[str]:
+    # long trials, so that the signal lands while both workers train, however slowly the
+    # spawned worker starts; the signal ends them at once
+    return tiny_args(root, "search.n_trials=2", "search.max_retries=2", "search.n_workers=2",
+                     "trainer.max_epochs=1000", *extra)
+
+
+def _fake_train(cfg: Any, *, callbacks: Any, run_dir: Path, **kwargs: Any) -> Any:
+    return SimpleNamespace(metrics={"val/acc": 0.5, "val/loss": 1.0}, run_dir=run_dir)
+
+
+def _both_training(root: Path, timeout: float = 150) -> list[optuna.trial.FrozenTrial]:
+    deadline = time.monotonic() + timeout
+    journal = root / "tiny" / "journal.log"
+    while time.monotonic() < deadline:
+        if journal.exists():
+            running = [t for t in load(root).get_trials() if t.state == TrialState.RUNNING
+                       and "heartbeat" in t.user_attrs]
+            if {t.user_attrs["worker"] for t in running} == {0, 1}:
+                return running
+        time.sleep(0.3)
+    raise AssertionError("two workers never trained at once")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_to_the_parent_alone_stops_every_worker(
+        root: Path, sig: int, code: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = _args(root)
+    proc = cli(["search", *args])
+    running = _both_training(root)
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == code, out
+    study = load(root)
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    stopped = {t.number: t for t in study.trials if t.state == TrialState.FAIL}
+    assert sorted(stopped) == sorted(t.number for t in running)  # the child's trial too
+    for t in stopped.values():
+        assert t.user_attrs["reason"] == (f"interrupted ({signal.Signals(sig).name}); "
+                                          "re-queued on resume")
+        assert t.user_attrs["retry"] is True
+    if sig != signal.SIGTERM:
+        return
+    # the resume re-runs both interrupted trials (here with training faked, to be quick)
+    monkeypatch.setattr(objective_module, "run_training", _fake_train)
+    assert search([*args, "search.n_workers=1"]) == 0
+    study = load(root)
+    assert_accounted(study, 2)
+    retried = {t.user_attrs.get("retry_of"): t.params for t in study.trials}
+    assert all(retried[n] == t.params for n, t in stopped.items())
+
+
+def _workers(pid: int) -> list[int]:
+    """Spawned worker processes of `pid` (not multiprocessing's resource tracker)."""
+    out = []
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for child in children:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                out.append(int(child))
+    except OSError:
+        pass
+    return out
+
+
+@pytest.mark.slow
+def test_a_dead_worker_makes_the_search_exit_non_zero(root: Path) -> None:
+    proc = cli(["search", *tiny_args(root, "search.n_workers=2", "search.n_trials=2")])
+    deadline = time.monotonic() + 60
+    while not _workers(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (child,) = _workers(proc.pid)
+    os.kill(child, signal.SIGKILL)  # the worker dies (here before it took a trial)
+    out, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 1, out
+    assert f"worker 1 (pid {child}) exited with status -9" in out
+    assert_accounted(load(root), 2)  # the search's own worker still finished the study
+
+
+def test_interruptible_and_shielded_sections() -> None:
+    stop = Stop()
+    sent: list[tuple[int, int]] = []
+    stop.peers = lambda: [12345]
+    real_kill = os.kill
+    os.kill = lambda pid, sig: sent.append((pid, sig))  # type: ignore[assignment]
+    try:
+        stop.handle(signal.SIGTERM)  # outside a trial: only remembered and passed on
+        stop.handle(signal.SIGINT)  # a second signal changes nothing
+    finally:
+        os.kill = real_kill
+    assert stop.signum == signal.SIGTERM and stop.exit_code == 143
+    assert sent == [(12345, signal.SIGTERM)]
+    with pytest.raises(Interrupted), stop.interruptible():  # already requested: at once
+        pass
+    stop.reset()
+    ran = []
+    with pytest.raises(Interrupted), stop.interruptible():
+        with stop.shielded():  # a storage write finishes before the interrupt
+            stop.handle(signal.SIGINT)
+            ran.append("write done")
+        ran.append("never")
+    assert ran == ["write done"]
