@@ -32,8 +32,8 @@ import optuna
 from omegaconf import DictConfig
 from optuna.trial import TrialState
 
-from archforge.api import summary as meta_summary
-from archforge.config.compose import compose, to_plain
+from archforge.config.compose import compose
+from archforge.config.run import Run, parse_run
 from archforge.errors import ConfigError, OptionError
 from archforge.search.callback import TrialCallback
 from archforge.search.constraints import costs, latency_violation, measure_latency_ms, violation
@@ -53,9 +53,10 @@ class Outcome:
 
 @dataclass
 class Candidate:
-    """A candidate that passed every check before training."""
+    """A candidate that passed every check before training: its run is parsed, its model
+    traced on the meta device, once; training receives the same `Run`."""
 
-    cfg: DictConfig
+    run: Run
     model: dict[str, Any]
     costs: dict[str, float]
 
@@ -72,7 +73,7 @@ class Context:
     multi_rule: CurveMedianRule | None = None
 
 
-def run_training(cfg: DictConfig, **kwargs: Any) -> Any:
+def run_training(cfg: Run, **kwargs: Any) -> Any:
     """`archforge.training.fit.train`, imported late (tests replace this function)."""
     from archforge.training.fit import train
 
@@ -145,12 +146,16 @@ def _first_line(exc: BaseException) -> str:
 
 
 def check(ctx: Context, trial: optuna.Trial) -> Candidate | Outcome:
-    """Sample, compose, summarise on the meta device and apply the constraints."""
+    """Sample, compose, parse the run (the model traced on the meta device) and apply the
+    constraints."""
     _, overrides = ctx.space.sample(trial)
     trial.set_user_attr("overrides", overrides)
     cfg = compose([*ctx.base_overrides, *overrides], "config")
-    model = to_plain(cfg.model, "model")
-    report = meta_summary(model)
+    strategy = _ddp_for_search(cfg)  # before parsing: from here on the run is typed
+    if strategy:
+        trial.set_user_attr("strategy", strategy)
+    run = parse_run(cfg)
+    model, report = run.model_mapping, run.summary
     trial.set_user_attr("model_config", model)
     trial.set_user_attr("params", report.total_params)
     trial.set_user_attr("macs", report.total_macs)
@@ -159,29 +164,24 @@ def check(ctx: Context, trial: optuna.Trial) -> Candidate | Outcome:
     latency = None
     if reason is None and (constraints.max_latency_ms is not None
                            or any(o.metric == "latency_ms" for o in ctx.settings.objectives)):
-        from archforge.api import resolve
-
-        latency = measure_latency_ms(resolve(model), constraints.latency_batch)
+        latency = measure_latency_ms(run.model, constraints.latency_batch)
         trial.set_user_attr("latency_ms", latency)
         reason = latency_violation(latency, constraints)
     if reason is not None:
         return Outcome(TrialState.PRUNED, reason=reason, attrs={"infeasible": True})
-    return Candidate(cfg, model, costs(report, latency))
+    return Candidate(run, model, costs(report, latency))
 
 
 def train(ctx: Context, trial: optuna.Trial, candidate: Candidate,
           train_fn: Callable[..., Any]) -> tuple[Any, TrialCallback]:
     """Train with the pruning callback; the training result and the callback."""
     settings = ctx.settings
-    strategy = _ddp_for_search(candidate.cfg)
-    if strategy:
-        trial.set_user_attr("strategy", strategy)
     monitor = next(o for o in settings.objectives if o.metric not in COST_METRICS)
     callback = TrialCallback(trial, settings.storage_url, monitor=monitor.metric,
                              multi_rule=ctx.multi_rule,
                              multi_objective=settings.multi_objective)
     run_dir = settings.study_dir / "trials" / f"{trial.number:05d}"
-    result = train_fn(candidate.cfg, callbacks=[callback], run_dir=Path(run_dir),
+    result = train_fn(candidate.run, callbacks=[callback], run_dir=Path(run_dir),
                       progress=False, checkpoints=settings.checkpoints)
     return result, callback
 

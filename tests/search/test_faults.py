@@ -20,17 +20,17 @@ def _fake_train(cfg: Any, *, callbacks: Any, run_dir: Path, **kwargs: Any) -> An
 
 def test_a_plugin_bug_fails_one_trial_and_the_search_goes_on(
         root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = objective_module.meta_summary
+    real = objective_module.parse_run
     calls = []
 
-    def buggy(model: Any) -> Any:  # a plugin whose constructor divides by zero, once
+    def buggy(cfg: Any) -> Any:  # a plugin whose constructor divides by zero, once
         calls.append(1)
         if len(calls) == 1:
             raise ZeroDivisionError("division by zero in MyBlock.__init__")
-        return real(model)
+        return real(cfg)
 
     monkeypatch.setattr(objective_module, "run_training", _fake_train)
-    monkeypatch.setattr(objective_module, "meta_summary", buggy)
+    monkeypatch.setattr(objective_module, "parse_run", buggy)
     assert search(tiny_args(root, "search.n_trials=3")) == 0
     trials = load(root).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE,
