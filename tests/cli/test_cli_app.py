@@ -86,3 +86,28 @@ def test_multirun_through_submitit_local(tmp_path: Path) -> None:
         run = tmp_path / "subm" / job
         assert (run / "checkpoints" / "best.ckpt").is_file(), list((tmp_path / "subm").rglob("*"))
         assert yaml.safe_load((run / ".hydra" / "config.yaml").read_text())["seed"] == int(job)
+
+
+def test_shell_completion_completes_commands_and_config(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--shell-completion", "install=bash"]) == 0
+    assert "complete" in capsys.readouterr().out
+    monkeypatch.setenv("COMP_LINE", "archforge tr")
+    monkeypatch.setenv("COMP_POINT", "12")
+    assert main(["-sc", "query=bash"]) == 0
+    assert capsys.readouterr().out.split() == ["train"]
+    monkeypatch.setenv("COMP_LINE", "archforge train trainer=")
+    monkeypatch.setenv("COMP_POINT", "24")
+    assert main(["-sc", "query=bash"]) == 0
+    assert capsys.readouterr().out.split() == ["trainer=cpu", "trainer=ddp", "trainer=gpu"]
+
+
+def test_search_file_is_a_group_option(tmp_path: Path) -> None:
+    from archforge.config.compose import compose, conf_dir
+
+    text = (conf_dir() / "search" / "resnet_cifar.yaml").read_text()
+    (tmp_path / "space.yaml").write_text(text.replace("study_name: resnet_cifar",
+                                                      "study_name: mine"))
+    cfg = compose(["search=space.yaml"])
+    assert cfg.search.study_name == "mine" and cfg.model.name == "resnet20"
