@@ -20,7 +20,7 @@ from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from archforge.config.file_source import absolute_file_overrides, read_yaml, unwrap
@@ -188,9 +188,12 @@ def unknown_key(key: str, overrides: Sequence[str], config_name: str = "config")
     node: Any = cfg
     prefix: list[str] = []
     for part in key.split("."):
-        if not isinstance(node, DictConfig) or part not in node:
+        if isinstance(node, ListConfig) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]  # model.stages.1.<key>
+        elif isinstance(node, DictConfig) and part in node:
+            node = node[part]
+        else:
             break
-        node = node[part]
         prefix.append(part)
     if not isinstance(node, DictConfig):
         return ConfigError(key, "no such key")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -72,12 +73,27 @@ def train_task(cfg: DictConfig) -> float | None:
         check_run_dir(out, bool(cfg.get("overwrite", False)))
     with open_dict(cfg):
         cfg.run_dir = str(out)
+    _lightning_logs_to_hydra()
     with ddp_relaunch_as_this_job(hydra_cfg, out):
         result = fit(cfg)
     if _rank() == 0:
         print_result(result)
     acc = result.metrics.get("val/acc")
     return None if acc is None else float(acc)
+
+
+def _lightning_logs_to_hydra() -> None:
+    """Lightning gives its loggers a console handler of their own (and stops propagation)
+    when it is imported before logging is configured; hand them to the handlers Hydra set up
+    (console and <run dir>/train.log) instead, so the log file holds the run's messages."""
+    if not logging.getLogger().handlers:  # hydra/job_logging=none: leave Lightning's own
+        return
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if type(handler) is logging.StreamHandler:
+                logger.removeHandler(handler)
+        logger.propagate = True
 
 
 def print_result(result: TrainResult) -> None:
@@ -99,6 +115,9 @@ def _fmt(key: str, value: float) -> str:
     return f"{100 * value:.2f}%" if "acc" in key else f"{value:.4f}"
 
 
+DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
+
+
 @contextlib.contextmanager
 def ddp_relaunch_as_this_job(hydra_cfg: DictConfig, out: Path) -> Iterator[None]:
     """Lightning starts DDP ranks > 0 by re-running `sys.argv` with `hydra.run.dir=<run.dir>`
@@ -109,8 +128,13 @@ def ddp_relaunch_as_this_job(hydra_cfg: DictConfig, out: Path) -> Iterator[None]
     for source in hydra_cfg.runtime.config_sources:
         if source.provider == "command-line":
             argv += ["--config-dir", str(source.path).partition("://")[2] or str(source.path)]
-    argv += ["--config-name", str(hydra_cfg.job.config_name), *hydra_cfg.overrides.task]
+    # `run_dir=X` of a sweep names the sweep directory; this job's own is X/<job number>
+    task = [o for o in hydra_cfg.overrides.task if o.partition("=")[0] != "run_dir"]
+    argv += ["--config-name", str(hydra_cfg.job.config_name), *task, f"run_dir={out}"]
     saved_argv, saved_dir = sys.argv, hydra_cfg.run.dir
+    # Lightning's launcher leaves LOCAL_RANK & co. in this process's environment; the next
+    # job of a sweep would take them as "ranks started externally" and wait for rank 1.
+    saved_env = {k: os.environ.get(k) for k in DDP_ENV}
     sys.argv = argv
     with read_write(hydra_cfg.run):
         hydra_cfg.run.dir = str(out)
@@ -118,6 +142,11 @@ def ddp_relaunch_as_this_job(hydra_cfg: DictConfig, out: Path) -> Iterator[None]
         yield
     finally:
         sys.argv = saved_argv
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         with read_write(hydra_cfg.run):
             hydra_cfg.run.dir = saved_dir
 

@@ -53,7 +53,8 @@ def test_train_writes_hydra_files_into_the_run_dir(tmp_path: Path,
     assert f"run directory: {run}" in out
     assert (run / "checkpoints" / "best.ckpt").is_file()
     overrides = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
-    assert overrides[-1] == "hydra.run.dir=runs/a" or "data=synthetic" in overrides
+    assert "data=synthetic" in overrides and "trainer.max_epochs=1" in overrides
+    assert not [o for o in overrides if o.startswith("hydra.")]  # those go to hydra.yaml
     assert yaml.safe_load((run / ".hydra" / "config.yaml").read_text())["model"]["name"] == \
         "tiny_cli"
     # the resolved config retrains with -cd/-cn (as a search's exported best run does)
@@ -86,3 +87,28 @@ def test_multirun_through_submitit_local(tmp_path: Path) -> None:
         run = tmp_path / "subm" / job
         assert (run / "checkpoints" / "best.ckpt").is_file(), list((tmp_path / "subm").rglob("*"))
         assert yaml.safe_load((run / ".hydra" / "config.yaml").read_text())["seed"] == int(job)
+
+
+def test_shell_completion_completes_commands_and_config(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--shell-completion", "install=bash"]) == 0
+    assert "complete" in capsys.readouterr().out
+    monkeypatch.setenv("COMP_LINE", "archforge tr")
+    monkeypatch.setenv("COMP_POINT", "12")
+    assert main(["-sc", "query=bash"]) == 0
+    assert capsys.readouterr().out.split() == ["train"]
+    monkeypatch.setenv("COMP_LINE", "archforge train trainer=")
+    monkeypatch.setenv("COMP_POINT", "24")
+    assert main(["-sc", "query=bash"]) == 0
+    assert capsys.readouterr().out.split() == ["trainer=cpu", "trainer=ddp", "trainer=gpu"]
+
+
+def test_search_file_is_a_group_option(tmp_path: Path) -> None:
+    from archforge.config.compose import compose, conf_dir
+
+    text = (conf_dir() / "search" / "resnet_cifar.yaml").read_text()
+    (tmp_path / "space.yaml").write_text(text.replace("study_name: resnet_cifar",
+                                                      "study_name: mine"))
+    cfg = compose(["search=space.yaml"])
+    assert cfg.search.study_name == "mine" and cfg.model.name == "resnet20"

@@ -30,6 +30,8 @@ def test_typo_of_an_existing_key_names_the_closest(capsys: pytest.CaptureFixture
     assert "+trainer" not in err
     assert "did you mean model.block?" in _err(["summary", "model.blok=basic"], capsys)
     assert "did you mean optim.lr?" in _err(["train", "optim.lrr=0.1"], capsys)
+    assert "did you mean model.stages.1.depth?" in _err(
+        ["summary", "model=resnet20", "model.stages.1.dept=2"], capsys)
 
 
 def test_new_keys_for_open_sections_need_plus(capsys: pytest.CaptureFixture[str]) -> None:
