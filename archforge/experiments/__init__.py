@@ -17,4 +17,16 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
         "archforge.experiments.separable",
         "standard vs depthwise-separable conv cost; Xception vs Inception-v3 size",
     ),
+    "identity": (
+        "archforge.experiments.identity",
+        "a deeper net built from a trained one plus identity blocks is no worse",
+    ),
+    "degradation": (
+        "archforge.experiments.degradation",
+        "plain20/56 vs resnet20/56 on digits: deeper plain nets train worse",
+    ),
+    "transfer": (
+        "archforge.experiments.transfer",
+        "pretrain on digits 0-4, fine-tune on a few 5-9 images vs training from scratch",
+    ),
 }

@@ -30,7 +30,9 @@ class Table:
         if isinstance(value, int):
             return f"{value:,}"
         if isinstance(value, float):
-            return f"{value:.{self.digits}g}" if abs(value) >= 1e4 else f"{value:.{self.digits}f}"
+            small = value != 0 and abs(value) < 10 ** -self.digits
+            big = abs(value) >= 1e4
+            return f"{value:.{self.digits}g}" if small or big else f"{value:.{self.digits}f}"
         return str(value)
 
     def markdown(self) -> str:

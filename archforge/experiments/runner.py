@@ -91,6 +91,7 @@ def train_run(label: str, overrides: Sequence[str], run_dir: Path) -> Run:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", ".*LeafSpec.*")  # Lightning 2.6 vs torch 2.13 noise
         result = train(cfg, run_dir=run_dir, progress=False)
     return Run(label, result, read_curves(result.run_dir / "csv" / "metrics.csv"))
 
@@ -114,3 +115,12 @@ def validation_logits(overrides: Sequence[str], nets: Sequence[nn.Module]) -> tu
             for i, net in enumerate(nets):
                 outs[i].append(net(x))
     return [torch.cat(o) for o in outs], torch.cat(labels)
+
+
+def train_size(overrides: Sequence[str]) -> int:
+    """How many training images the composed data config yields."""
+    from archforge.data import build_datamodule
+
+    dm = build_datamodule(compose([*RECIPE, *overrides]).data)
+    dm.setup("fit")
+    return len(dm.train_set)  # type: ignore[arg-type]

@@ -72,14 +72,14 @@ def test_separable_ratios_and_model_sizes(tmp_path: Path) -> None:
 def test_list_names_every_experiment(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["experiment", "list"]) == 0
     printed = capsys.readouterr().out
-    for name in ("bottleneck_1x1", "separable"):
+    for name in ("bottleneck_1x1", "separable", "identity", "degradation", "transfer"):
         assert name in printed
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["separble"], "unknown experiment 'separble'; known: bottleneck_1x1, separable"),
+        (["separble"], "unknown experiment 'separble'; known: bottleneck_1x1, degradation"),
         (["separable", "widht=[8]"], "experiment.separable.widht: unknown key"),
         (["separable", "widths=[0]"], "experiment.separable.widths: got [0]"),
         (["separable", "repeats=many"], "experiment.separable.repeats: got 'many'"),
