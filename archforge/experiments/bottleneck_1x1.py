@@ -7,6 +7,9 @@
 - The 1x1-convolution example: 20 1x1 filters compress 64x64x100 to 64x64x20 with
   100 * 20 + 20 = 2,020 parameters and 64 * 64 * 100 * 20 MACs (Lin et al. 2014, "Network
   in Network", the idea Inception builds on).
+- Szegedy et al. 2016, "Rethinking the Inception Architecture", Sec. 3: a 5x5 factorised
+  into two 3x3s (Fig. 5, 18/25 of the cost) and a 7x7 into 1x7 then 7x1 (Fig. 6, 14/49), at
+  the widths of Inception-v3's 35x35 and 17x17 grids.
 - He et al. 2015, "Deep Residual Learning", Sec. 4.1 and Fig. 5: a basic block and a
   bottleneck (1x1 reduce to 64, 3x3, 1x1 expand) at 256 channels on 56x56, and the paper's
   own pairing, the 64-channel basic block against the 256-channel bottleneck ("similar time
@@ -27,7 +30,7 @@ from torch import nn
 
 from archforge.experiments.cost import Cost, module_cost, stage_cost
 from archforge.experiments.report import Outcome, Table, figure_axes, save_figure
-from archforge.model.layers import ConvNormAct
+from archforge.model.layers import ConvNormAct, conv
 from archforge.typed import require
 
 TRAINS = False
@@ -74,6 +77,10 @@ def _rows(k5: int) -> list[tuple[str, str, Cost, int]]:
     with torch.device("meta"):
         naive = NaiveInception(c, w["ch1x1"], w["ch3x3"], w["ch5x5"], k5)
         squeeze = nn.Conv2d(100, 20, 1, bias=True)
+        five = conv(64, 64, 5)
+        two_threes = nn.Sequential(conv(64, 64, 3), conv(64, 64, 3))
+        seven = conv(192, 192, 7)
+        one_by_seven = nn.Sequential(conv(192, 192, (1, 7)), conv(192, 192, (7, 1)))
     reduced = stage_cost(IN_3A, {"block": "inception", "out_channels": None,
                                  "options": {**w, "kernel_5x5": k5}})
     inception_naive = conv_macs(hw, (c, w["ch1x1"], 1), (c, w["ch3x3"], 3), (c, w["ch5x5"], k5))
@@ -93,6 +100,14 @@ def _rows(k5: int) -> list[tuple[str, str, Cost, int]]:
          inception_reduced),
         ("1x1 conv, 64x64x100", "20 1x1 filters (+bias)", module_cost(squeeze, (100, 64, 64)),
          conv_macs(64 * 64, (100, 20, 1))),
+        ("factorised 5x5, 35x35x64", "5x5 conv", module_cost(five, (64, 35, 35)),
+         conv_macs(35 * 35, (64, 64, 5))),
+        ("factorised 5x5, 35x35x64", "two 3x3 convs (v3 Fig. 5)",
+         module_cost(two_threes, (64, 35, 35)), conv_macs(35 * 35, (64, 64, 3), (64, 64, 3))),
+        ("factorised 7x7, 17x17x192", "7x7 conv", module_cost(seven, (192, 17, 17)),
+         conv_macs(17 * 17, (192, 192, 7))),
+        ("factorised 7x7, 17x17x192", "1x7 then 7x1 (v3 Fig. 6)",
+         module_cost(one_by_seven, (192, 17, 17)), 2 * 17 * 17 * 192 * 192 * 7),
         ("256 channels, 56x56", "basic: 3x3, 3x3", block("basic", 256),
          conv_macs(56 * 56, (256, 256, 3), (256, 256, 3))),
         ("256 channels, 56x56", "bottleneck: 1x1/64, 3x3, 1x1", block("bottleneck", 256),
@@ -114,7 +129,9 @@ def run(settings: Settings, overrides: list[str], run_dir: Path) -> Outcome:
         table.rows.append([comparison, variant, "x".join(map(str, cost.out_shape)), cost.params,
                            cost.macs, formula, round(cost.macs / base.macs, 4)])
     outcome = Outcome("bottleneck_1x1", run_dir, [table])
-    naive, reduced, squeeze, basic, neck, basic64, neck256 = (r[2] for r in rows)
+    naive, reduced, squeeze, five, threes, seven, sevens, basic, neck, basic64, neck256 = (
+        r[2] for r in rows
+    )
     outcome.notes += [
         f"1x1 reductions cut inception(3a) from {naive.macs / 1e6:.1f}M to "
         f"{reduced.macs / 1e6:.1f}M MACs ({naive.macs / reduced.macs:.2f}x) and "
@@ -123,6 +140,8 @@ def run(settings: Settings, overrides: list[str], run_dir: Path) -> Outcome:
         f"passes all {IN_3A[0]} input channels on, so the next module would cost more still)",
         f"20 1x1 filters on 64x64x100: {squeeze.params:,} params, {squeeze.macs:,} MACs "
         f"(64*64*100*20 = {64 * 64 * 100 * 20:,})",
+        f"factorising: two 3x3s cost {threes.macs / five.macs:.3f}x a 5x5 (18/25 = 0.72), 1x7 "
+        f"then 7x1 {sevens.macs / seven.macs:.3f}x a 7x7 (14/49 = 0.286)",
         f"at 256 channels the bottleneck costs {neck.macs / basic.macs:.3f}x the basic block's "
         f"MACs ({neck.params:,} vs {basic.params:,} params); He et al.'s pairing, basic-64 vs "
         f"bottleneck-256: {basic64.macs:,} vs {neck256.macs:,} MACs "
@@ -137,9 +156,10 @@ def run(settings: Settings, overrides: list[str], run_dir: Path) -> Outcome:
 
 
 def _plot(rows: list[tuple[str, str, Cost, int]], path: Path) -> Path:
-    fig, (ax_p, ax_m) = figure_axes(2, width=6.0, height=4.2)
+    fig, (ax_p, ax_m) = figure_axes(2, width=6.0, height=5.6)
     labels = [f"{comp}\n{var}" for comp, var, _, _ in rows]
-    colors = ["tab:red" if "naive" in v or v.startswith("basic") else "tab:blue"
+    baseline = ("naive", "basic", "5x5 conv", "7x7 conv")
+    colors = ["tab:red" if v.startswith(baseline) else "tab:blue"
               for _, v, _, _ in rows]
     ys = range(len(rows))
     ax_p.barh(ys, [r[2].params for r in rows], color=colors)

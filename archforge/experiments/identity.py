@@ -38,7 +38,10 @@ class Settings:
     finetune_lr: float = 0.01
     seed: int = 0
 
+    threads: int = 1  # torch threads (why one: experiments/cli.py)
+
     def check(self, path: str) -> None:
+        require(self.threads >= 1, f"{path}.threads", self.threads, "an integer >= 1")
         for key in ("epochs", "extra_blocks", "finetune_epochs"):
             value = getattr(self, key)
             require(value >= 1, f"{path}.{key}", value, "an integer >= 1")

@@ -124,3 +124,4 @@ def train_size(overrides: Sequence[str]) -> int:
     dm = build_datamodule(compose([*RECIPE, *overrides]).data)
     dm.setup("fit")
     return len(dm.train_set)  # type: ignore[arg-type]
+

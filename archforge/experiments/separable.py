@@ -35,8 +35,8 @@ class Settings:
     kernel_size: int = 3
     batch_size: int = 16  # timed forward batch
     repeats: int = 15  # timed forwards per conv and width; the median is reported
-    # One thread by default: on a shared machine a multi-threaded op waits on its slowest
-    # thread, which turns another process's burst into a 100x outlier.
+    # One thread by default (why: experiments/cli.py); timing with two on a shared machine
+    # turned other jobs' bursts into 100x outliers.
     threads: int = 1
 
     def check(self, path: str) -> None:
@@ -98,12 +98,7 @@ def run(settings: Settings, overrides: list[str], run_dir: Path) -> Outcome:
         "MAC ratio", "1/N + 1/k^2", "standard ms", "separable ms", "time ratio",
     ])
     torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(settings.threads)
-    try:
-        _fill(convs, settings)
-    finally:
-        torch.set_num_threads(threads)
+    _fill(convs, settings)  # under `threads` torch threads (set by the command)
     models = Table("xception vs inception_v3", ["model", "input", "params", "MACs"])
     reports = {name: summary(name) for name in ("xception", "inception_v3")}
     for name, rep in reports.items():

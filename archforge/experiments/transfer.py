@@ -36,7 +36,10 @@ class Settings:
     batch_size: int = 16  # on the target: a few images still make several steps
     seed: int = 0
 
+    threads: int = 1  # torch threads (why one: experiments/cli.py)
+
     def check(self, path: str) -> None:
+        require(self.threads >= 1, f"{path}.threads", self.threads, "an integer >= 1")
         for key in ("pretrain_epochs", "epochs"):
             require(getattr(self, key) >= 1, f"{path}.{key}", getattr(self, key), ">= 1")
         require(0 <= self.head_epochs < self.epochs, f"{path}.head_epochs", self.head_epochs,

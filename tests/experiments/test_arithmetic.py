@@ -29,12 +29,14 @@ def test_bottleneck_1x1_numbers_and_files(tmp_path: Path) -> None:
     assert rows["20 1x1 filters (+bias)"][2:5] == ["20x64x64", 2_020, 64 * 64 * 100 * 20]
     assert rows["basic: 3x3, 3x3"][3:5] == [1_180_672, 2 * 256 * 256 * 9 * 56 * 56]
     assert rows["bottleneck: 1x1/64, 3x3, 1x1"][3:5] == [70_400, 218_365_952]
+    assert rows["two 3x3 convs (v3 Fig. 5)"][4] * 25 == rows["5x5 conv"][4] * 18
+    assert rows["1x7 then 7x1 (v3 Fig. 6)"][4] * 49 == rows["7x7 conv"][4] * 14
     assert all(r[4] == r[5] for r in table.rows)  # counter == closed form
     assert {p.name for p in tmp_path.iterdir()} == {
         "results.md", "results.csv", "bottleneck_1x1.png"
     }
     written = _csv(tmp_path / "results.csv")
-    assert len(written) == 7 and written[1]["MACs"] == "128049152"
+    assert len(written) == 11 and written[1]["MACs"] == "128049152"
     assert (tmp_path / "bottleneck_1x1.png").read_bytes()[:4] == b"\x89PNG"
     assert "| 1x1 conv, 64x64x100 | 20 1x1 filters (+bias) | 20x64x64 | 2,020 |" in (
         tmp_path / "results.md"
