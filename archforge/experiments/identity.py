@@ -93,6 +93,12 @@ def run(settings: Settings, overrides: list[str], run_dir: Path) -> Outcome:
     control = train_run("shallow", [*base, *more, f"model.weights={trained}"],
                         run_dir / "shallow_continued")
 
+    tuned_net = build({**deep_map, "weights": None})
+    assert deep_run.result.last_checkpoint is not None
+    load_weights(tuned_net, deep_run.result.last_checkpoint, key="deeper checkpoint")
+    # Did the new blocks learn, or stay identities? The scale of their closing norm says.
+    scales = [tuned_net.get_parameter(f"{b}bn2.weight").detach() for b in new_blocks]
+    gamma = max(float(s.abs().max()) for s in scales)
     n_s = sum(p.numel() for p in shallow_net.parameters())
     n_d = sum(p.numel() for p in deep_net.parameters())
     check = Table("identity check", ["model", "blocks", "params", "val acc",
@@ -121,7 +127,8 @@ def run(settings: Settings, overrides: list[str], run_dir: Path) -> Outcome:
         f"after {settings.finetune_epochs} more epoch(s) at lr {settings.finetune_lr}: deeper "
         f"{deep_run.curves.val_acc[-1]:.4f} vs shallow {control.curves.val_acc[-1]:.4f} val "
         f"acc, train loss {deep_run.curves.train_loss[-1]:.4f} vs "
-        f"{control.curves.train_loss[-1]:.4f}",
+        f"{control.curves.train_loss[-1]:.4f}; the new blocks' closing batch-norm scales "
+        f"moved from 0 to at most {gamma:.3g}",
         f"runs: {shallow.run_dir.name}/, {deep_run.run_dir.name}/, {control.run_dir.name}/ "
         "(each with config.yaml, checkpoints/ and csv/metrics.csv)",
     ]

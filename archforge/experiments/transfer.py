@@ -93,6 +93,9 @@ def run(settings: Settings, overrides: list[str], run_dir: Path) -> Outcome:
         f"({settings.target_train_fraction:.0%}), {settings.epochs} epochs: fine-tuned "
         f"{ft:.4f} vs from scratch {sc:.4f} final val acc "
         f"({'transfer helped: claim held' if ft > sc else 'claim NOT seen on this run'})",
+        "fine-tuned ahead after epoch(s) "
+        + (", ".join(str(r[0]) for r in curves.rows if r[2] > r[3]) or "none")
+        + f" of {settings.epochs}",
         f"runs: {pre.run_dir.name}/, {tuned.run_dir.name}/, {scratch.run_dir.name}/",
     ]
     outcome.figures.append(_plot(tuned, scratch, settings.head_epochs, run_dir / "transfer.png"))

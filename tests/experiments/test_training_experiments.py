@@ -47,6 +47,7 @@ def test_identity_blocks_change_nothing_then_finetune(tmp_path: Path) -> None:
     assert torch.count_nonzero(start["stages.2.4.bn2.weight"]) == 0
     assert torch.count_nonzero(start["stages.2.2.bn2.weight"]) > 0
     assert len(_rows(tmp_path / "fine_tuning.csv")) == 2
+    assert "closing batch-norm scales moved from 0 to at most" in " ".join(out.notes)
 
 
 def test_degradation_curves_per_model_and_seed(tmp_path: Path) -> None:
