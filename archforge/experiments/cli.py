@@ -100,12 +100,23 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _prepare(run_dir: Path) -> None:
+    """Create the run directory; refuse one that already holds files (never overwrite runs)."""
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise ConfigError("run_dir", f"{run_dir} already exists and is not an empty folder; "
+                          "choose a new one (or leave run_dir out for a dated folder)")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError("run_dir", f"cannot create {run_dir}: {exc.strerror}") from exc
+
+
 def run_experiment(name: str, args: list[str]) -> Outcome:
     """Run one experiment, write its files and return the outcome (also the test entry)."""
     settings, overrides, run_dir = parse_args(name, args)
     module = load(name)
     run_dir = run_dir or default_run_dir(name)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    _prepare(run_dir)
     start = time.perf_counter()
     with torch_threads(getattr(settings, "threads", None)):
         outcome: Outcome = module.run(settings, overrides, run_dir)

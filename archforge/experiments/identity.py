@@ -97,7 +97,9 @@ def run(settings: Settings, overrides: list[str], run_dir: Path) -> Outcome:
     assert deep_run.result.last_checkpoint is not None
     load_weights(tuned_net, deep_run.result.last_checkpoint, key="deeper checkpoint")
     # Did the new blocks learn, or stay identities? The scale of their closing norm says.
-    scales = [tuned_net.get_parameter(f"{b}bn2.weight").detach() for b in new_blocks]
+    blocks = [tuned_net.get_submodule(b.rstrip(".")) for b in new_blocks]
+    # `final_norm` names the zero-initialised norm: bn2 in `basic`, bn3 in `bottleneck`.
+    scales = [getattr(b, getattr(b, "final_norm", "bn2")).weight.detach() for b in blocks]
     gamma = max(float(s.abs().max()) for s in scales)
     n_s = sum(p.numel() for p in shallow_net.parameters())
     n_d = sum(p.numel() for p in deep_net.parameters())

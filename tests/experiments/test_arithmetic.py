@@ -97,3 +97,13 @@ def test_user_errors_are_one_line(
     assert expected in err and "Traceback" not in err
     with pytest.raises(ConfigError):
         run_experiment(args[0], [*args[1:], f"run_dir={tmp_path}"])
+
+
+def test_an_existing_run_is_never_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "results.md").write_text("an earlier run")
+    with pytest.raises(ConfigError, match=r"run_dir: .* already exists and is not an empty"):
+        run_experiment("bottleneck_1x1", [f"run_dir={tmp_path}"])
+    assert (tmp_path / "results.md").read_text() == "an earlier run"
+    blocked = tmp_path / "results.md" / "sub"
+    with pytest.raises(ConfigError, match="run_dir: cannot create"):
+        run_experiment("bottleneck_1x1", [f"run_dir={blocked}"])
