@@ -78,15 +78,19 @@ def run(settings: Settings, overrides: list[str], run_dir: Path) -> Outcome:
                 for a in ("train_loss", "train_error", "val_error")
             ])
     outcome = Outcome("degradation", run_dir, [final, curves])
+    # The verdict reads training error, the quantity of the paper's Fig. 1 and 6; the loss
+    # separates nets that both fit every training image only by noise-level margins.
+    error = {row[0]: row[3] for row in final.rows}
     loss = {row[0]: row[1] for row in final.rows}
     for shallow, deep in PAIRS:
-        if shallow in loss and deep in loss:
-            worse = loss[deep] > loss[shallow]
+        if shallow in error and deep in error:
+            worse = error[deep] > error[shallow]
             expected = deep.startswith("plain")  # the claim: plain degrades, resnet does not
             verdict = "claim held" if worse == expected else "claim NOT seen on this run"
             outcome.notes.append(
-                f"{deep} final training loss {loss[deep]:.4f} vs {shallow} {loss[shallow]:.4f}: "
-                f"the deeper net trained {'worse' if worse else 'no worse'} ({verdict})"
+                f"{deep} final training error {error[deep]:.4f} vs {shallow} "
+                f"{error[shallow]:.4f} (loss {loss[deep]:.4f} vs {loss[shallow]:.4f}): the "
+                f"deeper net trained {'worse' if worse else 'no worse'} ({verdict})"
             )
     outcome.notes.append(f"seeds {settings.seeds}; runs in <model>_seed<k>/ (csv/metrics.csv)")
     outcome.figures.append(_plot(runs, run_dir / "degradation.png"))
