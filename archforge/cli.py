@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("archforge.training.cli", "export"),
     "search": ("archforge.search.cli", "search"),
     "report": ("archforge.search.cli", "report"),
+    "experiment": ("archforge.experiments.cli", "experiment"),
 }
 
 HELP = {
@@ -34,6 +35,7 @@ HELP = {
     "export": "export to ONNX / TorchScript: archforge export checkpoint=PATH",
     "search": "architecture search with Optuna: archforge search search=resnet_cifar ...",
     "report": "plots and a table of a study: archforge report search=resnet_cifar ...",
+    "experiment": "the articles' claims, one command each: archforge experiment list",
 }
 
 

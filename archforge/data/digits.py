@@ -36,10 +36,22 @@ class DigitsConfig(DataConfig):
     mean: tuple[float, ...] | None = (0.3053,)
     std: tuple[float, ...] | None = (0.3760,)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # A subset of the digits, relabelled 0..k-1 in the order given (transfer experiments:
+    # pretrain on 0-4, fine-tune on 5-9); null keeps all ten.
+    classes: list[int] | None = None
 
     def check(self, path: str = "data") -> None:
         super().check(path)
-        require(self.num_classes == 10, f"{path}.num_classes", self.num_classes, "10 (digits)")
+        if self.classes is not None:
+            _check_classes(self.classes, f"{path}.classes")
+        wanted = len(self.classes) if self.classes is not None else 10
+        require(
+            self.num_classes == wanted,
+            f"{path}.num_classes",
+            self.num_classes,
+            f"{wanted} (digits)" if self.classes is None
+            else f"{wanted}, one per entry of {path}.classes={self.classes}",
+        )
         require(self.channels == 1, f"{path}.channels", self.channels, "1 (grayscale digits)")
         require(
             self.image_size >= NATIVE_SIZE,
@@ -50,12 +62,26 @@ class DigitsConfig(DataConfig):
         check_fraction(self.val_fraction, f"{path}.val_fraction")
 
 
+def _check_classes(classes: list[int], path: str) -> None:
+    require(
+        all(0 <= c <= 9 for c in classes), path, classes, "digits between 0 and 9, or null"
+    )
+    require(len(set(classes)) == len(classes), path, classes, "each digit at most once")
+    require(len(classes) >= 2, path, classes, "at least 2 digits")
+
+
 @DATASETS.register("digits")
 class DigitsDataModule(ImageDataModule):
     """The digits with a seeded, stratified train/val split (default 1,438 / 359)."""
 
     config_class = DigitsConfig
     config: DigitsConfig
+
+    def __init__(self, config: DigitsConfig, class_names: list[str] | None = None) -> None:
+        # A subset keeps the digits' real names: label 0 of classes [5, 6] predicts "5".
+        if class_names is None and config.classes is not None:
+            class_names = [str(c) for c in config.classes]
+        super().__init__(config, class_names)
 
     def build_datasets(self) -> tuple[TensorImageDataset, TensorImageDataset]:
         from sklearn.datasets import load_digits  # imported here: sklearn adds ~1 s at start-up
@@ -66,8 +92,14 @@ class DigitsDataModule(ImageDataModule):
             images = F.interpolate(
                 images, size=(self.image_size,) * 2, mode="bilinear", align_corners=False
             ).clamp_(0.0, 1.0)
-        labels = torch.from_numpy(digits.target.astype(np.int64))
-        train, val = stratified_split(digits.target, self.config.val_fraction, self.config.seed)
+        target = digits.target.astype(np.int64)
+        if self.config.classes is not None:
+            keep = np.isin(target, self.config.classes)
+            relabel = np.full(10, -1, dtype=np.int64)
+            relabel[self.config.classes] = np.arange(len(self.config.classes))
+            images, target = images[torch.from_numpy(keep)], relabel[target[keep]]
+        labels = torch.from_numpy(target)
+        train, val = stratified_split(target, self.config.val_fraction, self.config.seed)
         train_idx, val_idx = torch.from_numpy(train), torch.from_numpy(val)
         return (
             TensorImageDataset(images[train_idx].contiguous(), labels[train_idx]),
