@@ -31,6 +31,7 @@ import functools
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -44,6 +45,7 @@ spent: dict[str, float] = defaultdict(float)  # seconds charged to each stage (n
 gross: dict[str, float] = defaultdict(float)  # seconds inside each stage (nested included)
 calls: dict[str, int] = defaultdict(int)
 LOADING = "WORK: batch loading"
+BACKGROUND = "in a background thread: "
 
 
 def timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -51,6 +53,14 @@ def timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            # the heartbeat thread's storage writes overlap the trial: shown, not summed
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[f"{BACKGROUND}{label}"] += time.perf_counter() - start
+                calls[f"{BACKGROUND}{label}"] += 1
         start = time.perf_counter()
         nested_before = spent["__nested__"]
         try:
@@ -265,7 +275,7 @@ def main() -> None:
     print("|---|---:|---:|")
     for label, secs in sorted(spent.items(), key=lambda kv: -kv[1]):
         print(f"| {label} | {1000 * secs / n:.1f} | {calls[label] / n:.1f} |")
-    rest = in_loop - sum(spent.values())
+    rest = in_loop - sum(v for k, v in spent.items() if not k.startswith(BACKGROUND))
     print(f"| trial loop: rest (heartbeat thread start/stop, progress) | {1000 * rest / n:.1f} | |")
     print(f"\nper trial: {in_loop / n:.3f} s in the trial loop = {work / n:.3f} s training and "
           f"validation steps + {(in_loop - work) / n:.3f} s fixed overhead (target <= 0.30)")

@@ -12,8 +12,8 @@ Per winner two files:
   CPU the same validation accuracy.
 
 Single objective: `<study_dir>/best_model.yaml` and `best_run.yaml`; several (or
-`search.export=pareto`): `<study_dir>/pareto/trial_NNNNN.yaml` and `trial_NNNNN_run.yaml`
-per Pareto-optimal trial.
+`search.export=pareto`): `<study_dir>/pareto/trial_NNNNN.yaml` and `run_trial_NNNNN.yaml`
+per Pareto-optimal trial (`trial_*.yaml` stays the glob of the model files).
 """
 
 from __future__ import annotations
@@ -61,10 +61,14 @@ def run_config(trial: FrozenTrial, base_overrides: Sequence[str]) -> dict[str, A
     return plain
 
 
+def is_run_file(path: Path) -> bool:
+    return path.stem == "best_run" or path.stem.startswith("run_")
+
+
 def retrain_command(path: Path) -> str:
     """The documented command for an exported file: a run config is a whole Hydra config
     (-cd/-cn), a model file is one group value."""
-    if path.stem.endswith("_run"):
+    if is_run_file(path):
         return f"archforge train -cd {path.parent} -cn {path.stem}"
     return f"archforge train model={path}"
 
@@ -119,12 +123,13 @@ def export(study: optuna.Study, settings: SearchSettings,
     if settings.multi_objective or settings.export == "pareto":
         folder = settings.study_dir / "pareto"
         folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("trial_*.yaml"):  # the front moves: drop dominated files
-            old.unlink()
+        for pattern in ("trial_*.yaml", "run_trial_*.yaml"):  # the front moves: drop
+            for old in folder.glob(pattern):  # the files of dominated trials
+                old.unlink()
         for t in best:
             stem = f"trial_{t.number:05d}"
             out += _pair(study, t, base_overrides, folder / f"{stem}.yaml",
-                         folder / f"{stem}_run.yaml")
+                         folder / f"run_{stem}.yaml")
     else:
         settings.study_dir.mkdir(parents=True, exist_ok=True)
         out += _pair(study, best[0], base_overrides, settings.study_dir / "best_model.yaml",

@@ -46,6 +46,6 @@ def test_best_run_retrains_the_winner_exactly(root: Path) -> None:
     # a Pareto export writes a run file beside each member's model file
     assert search(tiny_args(root, "search.n_trials=2", "search.export=pareto")) == 0
     pareto = sorted(p.name for p in (root / "tiny" / "pareto").iterdir())
-    assert pareto == [f"trial_{best.number:05d}.yaml", f"trial_{best.number:05d}_run.yaml"]
-    member = OmegaConf.load(root / "tiny" / "pareto" / f"trial_{best.number:05d}_run.yaml")
+    assert pareto == [f"run_trial_{best.number:05d}.yaml", f"trial_{best.number:05d}.yaml"]
+    member = OmegaConf.load(root / "tiny" / "pareto" / f"run_trial_{best.number:05d}.yaml")
     assert OmegaConf.to_container(member) == OmegaConf.to_container(cfg)
