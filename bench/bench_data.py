@@ -10,8 +10,10 @@ interleave the two (alternating which goes first); reported are medians over rou
 * training: images/s of Lightning's training loop on ResNet-20 (He et al. 2015), from the
   median time between the ends of consecutive steps, which includes fetching the batch.
 
-`--accuracy` also trains `archforge train`'s default (ResNet-20 on the digits) on both paths
-for 3 seeds and prints the final validation accuracies.
+Then the random crop alone: the current flat-gather `RandomCrop` against the 4-index
+gather it replaced (kept here as the baseline). `--accuracy` also trains `archforge train`'s
+default (ResNet-20 on the digits) on both paths for 3 seeds and prints the final validation
+accuracies.
 
     python bench/bench_data.py                      # about 2-4 minutes on 2 cores
     python bench/bench_data.py --rounds 5 --accuracy
@@ -35,6 +37,7 @@ from omegaconf import OmegaConf
 import archforge
 from archforge.config.compose import compose
 from archforge.data import build_datamodule
+from archforge.data.transforms import RandomCrop
 from archforge.training.module import ClassifierModule
 from archforge.training.optim import parse_optim
 
@@ -78,6 +81,44 @@ def training(cfg: Any, dm: Any, steps: int, warmup: int) -> float:
     trainer.fit(module, datamodule=dm)
     gaps = [b - a for a, b in zip(timer.times[warmup:], timer.times[warmup + 1:], strict=False)]
     return int(cfg.data.batch_size) / statistics.median(gaps)
+
+
+class IndexedCrop(torch.nn.Module):
+    """The previous `RandomCrop`: the same crops through four broadcast index tensors."""
+
+    def __init__(self, padding: int) -> None:
+        super().__init__()
+        self.padding = padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        p = self.padding
+        padded = torch.nn.functional.pad(x, (p, p, p, p))
+        top = torch.randint(0, 2 * p + 1, (n,))
+        left = torch.randint(0, 2 * p + 1, (n,))
+        rows = top[:, None] + torch.arange(h)
+        cols = left[:, None] + torch.arange(w)
+        return padded[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None],
+                      rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def crop_speed(rounds: int, batch: int) -> None:
+    """ms per CIFAR batch: the flat-gather `RandomCrop` against the previous indexing."""
+    x = torch.rand(batch, 3, 32, 32)
+    new, old = RandomCrop(4), IndexedCrop(4)
+    torch.manual_seed(0)
+    a = new(x)
+    torch.manual_seed(0)
+    assert torch.equal(a, old(x)), "the two crops must agree for the same random draws"
+    times: dict[str, list[float]] = {"flat gather (now)": [], "4-index (before)": []}
+    for _ in range(rounds * 10):
+        for name, crop in (("flat gather (now)", new), ("4-index (before)", old)):
+            t = time.perf_counter()
+            crop(x)
+            times[name].append(time.perf_counter() - t)
+    print(f"\nRandomCrop(4) on {batch}x3x32x32 float, {torch.get_num_threads()} threads, "
+          "median ms: " + ", ".join(f"{k} {statistics.median(v) * 1e3:.2f}"
+                                   for k, v in times.items()))
 
 
 def accuracy(seeds: int, epochs: int) -> None:
@@ -140,6 +181,11 @@ def main() -> None:
     ratio_t = [a / b for a, b in zip(trained["in_memory"], trained["dataloader"], strict=True)]
     print(f"| in_memory / dataloader (median of per-round ratios) | x{med(ratio_d):.2f} | "
           f"x{med(ratio_t):.3f} |")
+    threads = torch.get_num_threads()
+    crop_speed(args.rounds, args.batch_size)
+    torch.set_num_threads(1)  # small ops stall on a busy machine when split across threads
+    crop_speed(args.rounds, args.batch_size)
+    torch.set_num_threads(threads)
     if args.accuracy:
         accuracy(3, args.epochs)
 
