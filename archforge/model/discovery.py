@@ -7,11 +7,13 @@ declares them), so a packaging mistake shows up here rather than only for outsid
 from __future__ import annotations
 
 import importlib
+import sys
 from importlib.metadata import EntryPoint, entry_points
 
 GROUP = "archforge.plugins"
 
 _loaded: dict[str, str] = {}  # entry-point value -> distribution name
+_scanned_path: tuple[str, ...] | None = None  # sys.path when the entry points were last read
 
 
 class PluginLoadError(ImportError):
@@ -24,7 +26,14 @@ def _distribution(ep: EntryPoint) -> str:
 
 
 def load_plugins() -> dict[str, str]:
-    """Import each plugin module once; return {module: distribution} for what is loaded."""
+    """Import each plugin module once; return {module: distribution} for what is loaded.
+
+    Reading the entry points costs tens of milliseconds and a search calls this several
+    times a trial, so they are read again only when `sys.path` has changed (a newly
+    installed distribution is found through it)."""
+    global _scanned_path
+    if _scanned_path == tuple(sys.path) and _loaded:
+        return dict(_loaded)
     # Built-ins first, then others in a stable order, so a name clash is always blamed on
     # the newcomer rather than on whichever package the environment happened to list first.
     ordered = sorted(
@@ -42,6 +51,7 @@ def load_plugins() -> dict[str, str]:
                 f"'{_distribution(ep)}' failed to import: {type(exc).__name__}: {exc}"
             ) from exc
         _loaded[ep.value] = _distribution(ep)
+    _scanned_path = tuple(sys.path)
     if not any(dist == "archforge" for dist in _loaded.values()):
         raise PluginLoadError(
             "archforge's built-in plugins were not found through the 'archforge.plugins' "

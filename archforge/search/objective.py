@@ -32,7 +32,6 @@ import optuna
 from omegaconf import DictConfig
 from optuna.trial import TrialState
 
-from archforge.config.compose import compose
 from archforge.config.run import Run, parse_run
 from archforge.errors import ConfigError, OptionError
 from archforge.search.callback import TrialCallback
@@ -40,7 +39,7 @@ from archforge.search.constraints import costs, latency_violation, measure_laten
 from archforge.search.mo_pruning import CurveMedianRule
 from archforge.search.settings import COST_METRICS, SearchSettings
 from archforge.search.signals import Interrupted, stop
-from archforge.search.space import SearchSpace
+from archforge.search.space import SearchSpace, trial_config
 
 
 @dataclass
@@ -150,7 +149,7 @@ def check(ctx: Context, trial: optuna.Trial) -> Candidate | Outcome:
     constraints."""
     _, overrides = ctx.space.sample(trial)
     trial.set_user_attr("overrides", overrides)
-    cfg = compose([*ctx.base_overrides, *overrides], "config")
+    cfg = trial_config(ctx.base_overrides, overrides)
     strategy = _ddp_for_search(cfg)  # before parsing: from here on the run is typed
     if strategy:
         trial.set_user_attr("strategy", strategy)
@@ -182,7 +181,9 @@ def train(ctx: Context, trial: optuna.Trial, candidate: Candidate,
                              multi_objective=settings.multi_objective)
     run_dir = settings.study_dir / "trials" / f"{trial.number:05d}"
     result = train_fn(candidate.run, callbacks=[callback], run_dir=Path(run_dir),
-                      progress=False, checkpoints=settings.checkpoints)
+                      progress=False, checkpoints=settings.checkpoints,
+                      # the meta check already traced the model: no sanity-check validation
+                      sanity_check=False)
     return result, callback
 
 
