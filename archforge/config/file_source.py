@@ -61,7 +61,8 @@ def _loader() -> type:
     # OmegaConf's own loader: the same scalars (e.g. `1e-3` as a float) as Hydra's files.
     from omegaconf._utils import get_yaml_loader
 
-    return get_yaml_loader()  # type: ignore[no-any-return]
+    loader: type = get_yaml_loader()
+    return loader
 
 
 def unwrap(cfg: DictConfig, group: str) -> DictConfig:

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -228,7 +229,7 @@ class ImageFolderDataModule(ImageDataModule):
                     f"{', '.join(extra)}",
                 )
 
-    def build_datasets(self) -> tuple[ImageFileDataset | DecodedImageDataset, ...]:
+    def build_datasets(self) -> tuple[Dataset[Any], Dataset[Any]]:
         cfg = self.config
         train = scan(self.train_root, self.class_names, cfg.verify)
         self._check_nonempty(train, self.train_root, self.train_key)

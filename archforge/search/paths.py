@@ -90,7 +90,7 @@ def schema_default(path: str, base: Any) -> Any:
         f = fields[name]
         if f.default is not dataclasses.MISSING:
             return f.default
-        return f.default_factory()  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[operator]
     return MISSING
 
 

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -119,7 +119,7 @@ DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE"
 
 
 @contextlib.contextmanager
-def ddp_relaunch_as_this_job(hydra_cfg: DictConfig, out: Path) -> Iterator[None]:
+def ddp_relaunch_as_this_job(hydra_cfg: Any, out: Path) -> Iterator[None]:
     """Lightning starts DDP ranks > 0 by re-running `sys.argv` with `hydra.run.dir=<run.dir>`
     appended. Under `-m` that command would start a whole sweep again, in another folder.
     For the duration of this job `sys.argv` is this job's own single-run command and
