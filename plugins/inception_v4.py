@@ -22,7 +22,15 @@ from torch import nn
 from archforge import BLOCKS, STEMS, ConvNormAct, OptionError
 
 from .checks import width_list
-from .inception import Concat, _avg_pool_proj, _factorised, _Module, _positive, _stride
+from .inception import (
+    Concat,
+    _avg_pool_proj,
+    _factorised,
+    _Module,
+    _positive,
+    _split,
+    _stride,
+)
 
 
 @STEMS.register("inception_v4")
@@ -138,13 +146,6 @@ class InceptionV4B(_Module):
         }
         widths = {"b1x1": ch1x1, "b7x7": b7x7[-1], "b7x7dbl": b7x7dbl[-1], "pool": pool_proj}
         self.finish(Concat(branches, widths), out_channels)
-
-
-def _split(module: _Module, cin: int, cout: int) -> Concat:
-    return Concat(
-        {"b1x3": module.cna(cin, cout, (1, 3)), "b3x1": module.cna(cin, cout, (3, 1))},
-        {"b1x3": cout, "b3x1": cout},
-    )
 
 
 @BLOCKS.register("inception_v4_c")

@@ -174,7 +174,10 @@ def _first_leaf_set(default: Any, value: int) -> Any:
     return [_first_leaf_set(head, value) if isinstance(head, tuple | list) else value, *rest]
 
 
-def _plugin_cases() -> list[tuple[str, str, str]]:
+def _plugin_cases(accepts: Any = None) -> list[tuple[str, str, str]]:
+    """(kind, plugin, option) for every registered plugin's option whose annotation
+    `accepts` (numeric options by default)."""
+    accepts = accepts or _numeric
     cases = []
     for kind, registry, args in (
         ("block", archforge.BLOCKS, BLOCK_ARGS),
@@ -183,7 +186,7 @@ def _plugin_cases() -> list[tuple[str, str, str]]:
     ):
         for name in registry.names():
             for option, spec in option_specs(registry.get(name), args).items():
-                if _numeric(spec.annotation):
+                if accepts(spec.annotation):
                     cases.append((kind, name, option))
     return cases
 
@@ -219,21 +222,7 @@ def test_bad_numeric_option_is_an_option_error(kind: str, name: str, option: str
         assert info.value.option == option, f"{name}: {option}={value} blamed {info.value}"
 
 
-def _list_cases() -> list[tuple[str, str, str]]:
-    cases = []
-    for kind, registry, args in (
-        ("block", archforge.BLOCKS, BLOCK_ARGS),
-        ("stem", archforge.STEMS, STEM_ARGS),
-        ("head", archforge.HEADS, HEAD_ARGS),
-    ):
-        for name in registry.names():
-            for option, spec in option_specs(registry.get(name), args).items():
-                if _int_list(spec.annotation):
-                    cases.append((kind, name, option))
-    return cases
-
-
-@pytest.mark.parametrize(("kind", "name", "option"), _list_cases())
+@pytest.mark.parametrize(("kind", "name", "option"), _plugin_cases(_int_list))
 def test_bad_width_in_a_list_option_is_an_option_error(kind: str, name: str, option: str) -> None:
     registry = {"block": archforge.BLOCKS, "stem": archforge.STEMS, "head": archforge.HEADS}
     spec = option_specs(registry[kind].get(name), {"block": BLOCK_ARGS, "stem": STEM_ARGS,
