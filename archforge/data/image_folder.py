@@ -1,4 +1,4 @@
-"""Images in one sub-folder per class, the layout of the seeds' cats-vs-dogs example:
+"""Images in one sub-folder per class, the layout Keras' `flow_from_directory` reads:
 
     training_set/cats/cat.1.jpg   training_set/dogs/dog.1.jpg   ...
     test_set/cats/...             test_set/dogs/...
@@ -54,7 +54,7 @@ class ImageFolderConfig(DataConfig):
     image_size: int = 224
     batch_size: int = 32
     verify: bool = True  # check every file during setup (Pillow's verify, no full decode)
-    # The seeds' Keras ImageDataGenerator: horizontal_flip, shear_range, zoom_range=0.2.
+    # Keras' ImageDataGenerator recipe: horizontal_flip, shear_range, zoom_range=0.2.
     augment: AugmentConfig = field(
         default_factory=lambda: AugmentConfig(hflip=True, shear=10.0, zoom=0.2)
     )

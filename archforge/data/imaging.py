@@ -31,7 +31,7 @@ def image_to_tensor(image: Image.Image, channels: int, size: int) -> torch.Tenso
     """A (channels, size, size) uint8 tensor: EXIF-rotated, converted, resized (bilinear).
 
     The image is stretched to a square without cropping, as Keras' `flow_from_directory`
-    (the seeds' loader) does with `target_size`.
+    (Keras' `flow_from_directory`) does with `target_size`.
     """
     # Phone photos store their rotation in EXIF; without this they train sideways.
     image = ImageOps.exif_transpose(image)

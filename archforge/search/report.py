@@ -74,7 +74,7 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def top_trials(study: optuna.Study, names: list[str], k: int = 10) -> list[FrozenTrial]:
+def top_trials(study: optuna.Study, k: int = 10) -> list[FrozenTrial]:
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     sign = 1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
@@ -96,7 +96,7 @@ def title(study: optuna.Study, shown: int, trials: list[FrozenTrial]) -> str:
 def trials_table(study: optuna.Study, settings: SearchSettings, k: int = 10) -> Table:
     names = [o.metric for o in settings.objectives]
     trials = study.get_trials(deepcopy=False)
-    shown = top_trials(study, names, k)
+    shown = top_trials(study, k)
     text = title(study, len(shown), trials)
     table = Table(title=text, min_width=len(text))  # the counts read on one line
     table.add_column("trial", justify="right")

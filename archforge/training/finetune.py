@@ -1,5 +1,5 @@
 """Two-phase fine-tuning in one `Trainer.fit` (Chollet's Keras transfer-learning guide; the
-seeds' ResNet-50 cats-vs-dogs example): phase 1 trains only the new head on a frozen
+common ResNet-50 cats-vs-dogs example): phase 1 trains only the new head on a frozen
 backbone; phase 2 unfreezes the last stage(s) and continues at a lower learning rate, so the
 pretrained features move only a little.
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def new_head(net: Network, num_classes: int) -> None:
-    """Replace the head's final linear layer for `num_classes` (the seeds' new Dense layer)."""
+    """Replace the head's final linear layer for `num_classes` (a new final Dense layer)."""
     fc = getattr(net.head, "fc", None)
     if not isinstance(fc, nn.Linear):
         raise TypeError(f"head {type(net.head).__name__} has no linear `fc` to replace")

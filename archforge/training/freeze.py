@@ -1,5 +1,5 @@
 """Freezing parts of a network for transfer learning (Yosinski et al. 2014, "How transferable
-are features in deep neural networks?"; the seeds' Keras `layer.trainable = False`).
+are features in deep neural networks?"; Keras' `layer.trainable = False`).
 
 A frozen module gets `requires_grad=False` on its parameters and its batch-norm layers stay in
 eval mode even while the rest of the model trains: otherwise their running statistics would

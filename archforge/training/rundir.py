@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
@@ -14,7 +13,6 @@ from archforge.errors import ConfigError
 # DDP re-runs the command in each child process; they must write into rank 0's directory,
 # not one named after their own start time. Rank 0 passes it down in this variable.
 RUN_DIR_ENV = "ARCHFORGE_RUN_DIR"
-LOGGERS = ("csv", "tensorboard")
 
 
 def choose_run_dir(configured: str | Path | None) -> Path:
@@ -32,22 +30,13 @@ def choose_run_dir(configured: str | Path | None) -> Path:
     return run_dir
 
 
-def make_loggers(kind: Any, run_dir: Path) -> list[Logger]:
-    """`csv`, `tensorboard` or a list of them; all write under `run_dir`."""
-    if kind is None or kind is False:
-        return []
-    kinds = [kind] if isinstance(kind, str) else list(kind)
-    loggers: list[Logger] = []
-    # Each logger writes to run_dir/<kind>/ with an empty version: Lightning's progress bar
-    # shows a logger's version as `v_num`, which said "csv" (or "oard") before.
-    for k in kinds:
-        if k == "csv":
-            loggers.append(CSVLogger(run_dir / "csv", name="", version=""))
-        elif k == "tensorboard":
-            loggers.append(TensorBoardLogger(run_dir / "tensorboard", name="", version=""))
-        else:
-            raise ConfigError("logger", f"got {k!r}; expected csv, tensorboard or a list of them")
-    return loggers
+def make_loggers(kinds: list[str], run_dir: Path) -> list[Logger]:
+    """Loggers for the validated `logger` key (csv, tensorboard); all write under `run_dir`.
+
+    Each writes to run_dir/<kind>/ with an empty version: Lightning's progress bar shows a
+    logger's version as `v_num`, which said "csv" (or "oard") before."""
+    factories = {"csv": CSVLogger, "tensorboard": TensorBoardLogger}
+    return [factories[k](run_dir / k, name="", version="") for k in kinds]
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -56,7 +56,7 @@ def test_table_header_counts_what_it_shows(tmp_path: Path) -> None:
     text = _render(study, settings, k=5)
     assert "top 5 of 7 completed (30 trials: 7 complete, 20 pruned, 3 failed)" in text
     # best first: trial 28 (0.78), then 24, 20, 16, 12
-    assert [t.number for t in top_trials(study, ["val/acc"], 5)] == [28, 24, 20, 16, 12]
+    assert [t.number for t in top_trials(study, 5)] == [28, 24, 20, 16, 12]
     rows = [line.split("│")[1].strip() for line in text.splitlines() if line.count("│") > 3]
     assert rows == ["28", "24", "20", "16", "12"]
 
