@@ -8,40 +8,45 @@ and turns user errors into one clear line and exit status 2.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from archforge.errors import CheckpointError, ConfigError, closest
 from archforge.quiet import quiet_third_party
 
-COMMANDS: dict[str, tuple[str, str]] = {
-    "summary": ("archforge.commands", "summary"),
-    "blocks": ("archforge.commands", "blocks"),
-    "zoo": ("archforge.commands", "zoo"),
-    "train": ("archforge.training.cli", "train"),
-    "predict": ("archforge.training.cli", "predict"),
-    "export": ("archforge.training.cli", "export"),
-    "search": ("archforge.search.cli", "search"),
-    "report": ("archforge.search.cli", "report"),
-    "experiment": ("archforge.experiments.cli", "experiment"),
-}
 
-HELP = {
-    "summary": "per-stage table of a model: archforge summary model=resnet50 [overrides]",
-    "blocks": "registered plugins with their options and docstrings",
-    "zoo": "every model in conf/model with params and MACs",
-    "train": "train with Lightning: archforge train model=resnet20 data=digits ...",
-    "predict": "classify images: archforge predict checkpoint=PATH input=IMAGE_OR_FOLDER",
-    "export": "export to ONNX / TorchScript: archforge export checkpoint=PATH",
-    "search": "architecture search with Optuna: archforge search search=resnet_cifar ...",
-    "report": "plots and a table of a study: archforge report search=resnet_cifar ...",
-    "experiment": "the articles' claims, one command each: archforge experiment list",
+class Command(NamedTuple):
+    module: str
+    attr: str  # a function taking the remaining arguments, returning the exit status
+    help: str
+
+
+COMMANDS: dict[str, Command] = {
+    "summary": Command("archforge.commands", "summary",
+                       "per-stage table of a model: archforge summary model=resnet50 [overrides]"),
+    "blocks": Command("archforge.commands", "blocks",
+                      "registered plugins with their options and docstrings"),
+    "zoo": Command("archforge.commands", "zoo", "every model in conf/model with params and MACs"),
+    "train": Command("archforge.training.cli", "train",
+                     "train with Lightning: archforge train model=resnet20 data=digits ..."),
+    "predict": Command("archforge.training.cli", "predict",
+                       "classify images: archforge predict checkpoint=PATH input=IMAGE_OR_FOLDER"),
+    "export": Command("archforge.training.cli", "export",
+                      "export to ONNX / TorchScript: archforge export checkpoint=PATH"),
+    "search": Command("archforge.search.cli", "search",
+                      "architecture search with Optuna: archforge search search=resnet_cifar ..."),
+    "report": Command("archforge.search.cli", "report",
+                      "plots and a table of a study: archforge report search=resnet_cifar ..."),
+    "experiment": Command("archforge.experiments.cli", "experiment",
+                          "the papers' claims, one command each: archforge experiment list"),
 }
 
 
 def usage() -> str:
     lines = ["usage: archforge <command> [key=value ...] [--help]", "", "commands:"]
-    lines += [f"  {name:<10} {HELP[name]}" for name in COMMANDS]
+    lines += [f"  {name:<10} {command.help}" for name, command in COMMANDS.items()]
     lines += ["", "archforge <command> --help lists the config groups and keys of a command.",
               "archforge --version prints the version."]
     return "\n".join(lines)
@@ -58,7 +63,15 @@ def version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:  # `archforge zoo | head`: the reader left, nothing to report
+        # keep the interpreter's final flush of stdout from raising again at exit
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
+
+
+def _dispatch(args: list[str]) -> int:
     if not args or args[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
@@ -75,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         did = f"; did you mean {hint!r}?" if hint else ""
         print(f"archforge: unknown command {name!r}{did}\n\n{usage()}", file=sys.stderr)
         return 2
-    module, attr = COMMANDS[name]
+    module, attr, _ = COMMANDS[name]
     quiet_third_party()
     command: Callable[[list[str]], int] = getattr(importlib.import_module(module), attr)
     try:
@@ -83,8 +96,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CheckpointError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `archforge zoo | head`: the reader left, nothing to report
-        return 0
     except OSError as exc:
         # a path the user named (a run directory, a data folder) cannot be read or written
         where = f": {exc.filename}" if exc.filename else ""

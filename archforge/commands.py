@@ -11,13 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from archforge.api import resolve
+from archforge.api import summary as api_summary
 from archforge.config.compose import to_plain, zoo_names
 from archforge.errors import ConfigError
-from archforge.model.check import check
 from archforge.model.discovery import load_plugins
 from archforge.model.options import BLOCK_ARGS, HEAD_ARGS, STEM_ARGS, option_specs
-from archforge.model.parse import parse_model
 from archforge.model.registry import BLOCKS, HEADS, SHORTCUTS, STEMS, Registry
 from archforge.model.summary import fmt_shape, human
 
@@ -35,8 +33,7 @@ def summary(args: list[str]) -> int:
 
 def summary_task(cfg: DictConfig) -> None:
     """The Hydra task of `archforge summary`: the network `cfg.model` describes."""
-    load_plugins()
-    report = check(parse_model(to_plain(cfg.model, "model")))
+    report = api_summary(to_plain(cfg.model, "model"))
     table = Table(title=f"{report.name}  (input {fmt_shape(report.input_shape)})")
     for col, justify in (("layer", "left"), ("plugin", "left"), ("output", "right"),
                          ("params", "right"), ("MACs", "right")):
@@ -98,7 +95,7 @@ def zoo(args: list[str]) -> int:
     failures = 0
     for name in names:
         try:
-            report = check(resolve(name))
+            report = api_summary(name)
         except ConfigError as exc:
             table.add_row(escape(name), "", "", "[red]error", escape(str(exc)))
             failures += 1
