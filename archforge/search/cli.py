@@ -50,7 +50,7 @@ def search(args: list[str]) -> int:
 def _search(args: list[str]) -> int:
     prep = prepare(args)
     s = prep.settings
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # a log line stays one line in a file
     study = prep.study(0)
     repaired = repairs.pop(s.storage_url, None)
     if repaired is not None:
@@ -142,7 +142,7 @@ def report(args: list[str]) -> int:
     except KeyError as exc:
         raise ConfigError("search.study_name", f"no study {s.study_name!r} in "
                           f"{s.storage_url}; run archforge search first") from exc
-    console = Console()
+    console = Console(soft_wrap=True)
     out = s.study_dir / "report"
     files, skipped = write_report(study, out, [o.metric for o in s.objectives])
     console.print(trials_table(study, s, k=10))
