@@ -49,7 +49,9 @@ def test_cpu_default_follows_the_measured_family_table(name: str) -> None:
 
 def test_every_built_in_block_has_a_family() -> None:
     load_plugins()
-    missing = [n for n in BLOCKS if n not in FAMILIES and n not in NEUTRAL_BLOCKS]
+    built_in = [n for n in BLOCKS if BLOCKS.entry(n).origin.startswith("archforge_plugins.")]
+    missing = [n for n in built_in if n not in FAMILIES and n not in NEUTRAL_BLOCKS]
+    assert len(built_in) > 20  # the filter found the built-in plugins
     assert not missing, f"add these blocks to memory_format.FAMILIES: {missing}"
 
 
