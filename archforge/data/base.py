@@ -36,7 +36,7 @@ HPARAMS_KEY = "archforge_data"  # the data module's one entry in Lightning's hpa
 
 
 class DataWarning(UserWarning):
-    """Data that is skipped rather than fatal: an unreadable image, an empty class folder."""
+    """Data that is skipped rather than fatal: an unreadable image."""
 
 
 @dataclass

@@ -244,7 +244,7 @@ class ImageFolderDataModule(ImageDataModule):
             self._check_nonempty(val, self.val_root, "data.val_dir")
         else:
             self._check_nonempty(val, self.train_root, "data.val_fraction")
-        self._warn_empty_classes(train)
+        self._check_every_class(train)
         size = cfg.image_size
         if self.holds_in_memory((len(train) + len(val)) * cfg.channels * size * size):
             train_set = decode_all(train, cfg.channels, size)
@@ -253,6 +253,7 @@ class ImageFolderDataModule(ImageDataModule):
             self._check_nonempty(train_set.samples, self.train_root, self.train_key)
             self._check_nonempty(val_set.samples, self.val_root or self.train_root,
                                  "data.val_dir" if self.val_root else "data.val_fraction")
+            self._check_every_class(train_set.samples)
             return train_set, val_set
         return (
             ImageFileDataset(train, cfg.channels, size),
@@ -263,12 +264,15 @@ class ImageFolderDataModule(ImageDataModule):
         if not samples:
             raise ConfigError(key, f"no readable images under {folder}")
 
-    def _warn_empty_classes(self, samples: Iterable[Sample]) -> None:
+    def _check_every_class(self, samples: Iterable[Sample]) -> None:
+        """A class with no readable training image would train a model that can never
+        predict it (with one class left, one that reports 100% accuracy): refuse it."""
         present = {label for _, label in samples}
-        for label, name in enumerate(self.class_names):
-            if label not in present:
-                warnings.warn(
-                    f"class folder {self.train_root / name} has no readable training images",
-                    DataWarning,
-                    stacklevel=3,
-                )
+        empty = [name for label, name in enumerate(self.class_names) if label not in present]
+        if empty:
+            folders = ", ".join(str(self.train_root / name) for name in empty)
+            raise ConfigError(
+                self.train_key,
+                f"class folder(s) with no readable training images: {folders}; add images, "
+                "fix the unreadable files (warned above) or remove the folder",
+            )

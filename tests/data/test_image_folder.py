@@ -145,3 +145,16 @@ def test_folder_without_class_folders_or_images(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no readable images"), warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         dm.setup("fit")
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_a_class_with_only_unreadable_images_is_refused(tmp_path: Path, in_memory: bool) -> None:
+    root = write_image_folder(tmp_path / "pets", broken=False)
+    for image in (root / "dogs").iterdir():  # every dog is corrupt
+        image.write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    dm = _dm(root=str(root), val_fraction=0.34, in_memory=in_memory)
+    with pytest.raises(ConfigError) as info:
+        _setup_quietly(dm)
+    assert info.value.path == "data.root"
+    text = str(info.value)
+    assert str(root / "dogs") in text and "no readable training images" in text
