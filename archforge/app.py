@@ -25,7 +25,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from archforge.config.compose import conf_dir, explain, nesting_guard
+from archforge.config.compose import conf_dir, explain, nesting_guard, schema_overrides
 from archforge.config.file_source import absolute_file_overrides
 from archforge.errors import CheckpointError, ConfigError
 
@@ -112,7 +112,7 @@ def run(command: str, args: list[str]) -> int:
     parser.prog = f"archforge {command}"
     parsed = parser.parse_intermixed_args(args)
     parsed.overrides = [f"hydra.job.name={command}", *app.hydra,
-                        *absolute_file_overrides(parsed.overrides)]
+                        *schema_overrides(absolute_file_overrides(parsed.overrides))]
     caught: list[Exception] = []
     if not parsed.multirun:
         # Hydra writes "Error executing job with overrides: [...]" to stderr for a failed

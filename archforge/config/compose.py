@@ -9,6 +9,7 @@ to it as to a zoo file, and `model.*` overrides are then applied with Hydra's ow
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from importlib.resources import files
@@ -103,7 +104,7 @@ def compose(overrides: Sequence[str] | None = None, config_name: str = "config")
 
 
 def _compose(overrides: list[str], config_name: str) -> DictConfig:
-    rest = absolute_file_overrides(overrides)
+    rest = schema_overrides(absolute_file_overrides(overrides))
     # Values inside model/search are checked by archforge's own schema (which names the key
     # and suggests the closest one), so they are applied after Hydra, outside its struct mode;
     # that also lets open mappings such as `model.block_options` take new keys.
@@ -180,6 +181,49 @@ def _base_for_hints(overrides: Sequence[str], config_name: str) -> DictConfig | 
     return None
 
 
+def schema_fields(prefix: list[str]) -> set[str]:
+    """The keys the typed schema defines for the section at `prefix` (model, model.stem,
+    model.stages.N, optim, trainer, search, ...): valid even where a YAML file leaves them
+    out."""
+    from archforge.config.run import RunKeys
+    from archforge.config.sections import (
+        CheckpointConfig,
+        FinetuneConfig,
+        OptimConfig,
+        TrainerConfig,
+    )
+    from archforge.model.schema import HeadConfig, ModelConfig, StageConfig, StemConfig
+
+    path = ".".join("N" if part.isdigit() else part for part in prefix)
+    schema: dict[str, Any] = {
+        "": RunKeys, "model": ModelConfig, "model.stem": StemConfig,
+        "model.stages.N": StageConfig, "model.head": HeadConfig, "optim": OptimConfig,
+        "trainer": TrainerConfig, "finetune": FinetuneConfig, "checkpoint": CheckpointConfig,
+    }
+    cls = schema.get(path)
+    if cls is None and path == "search":
+        from archforge.search.settings import SearchSettings
+
+        cls = SearchSettings
+    return {f.name for f in dataclasses.fields(cls)} - {"extra"} if cls else set()
+
+
+def schema_overrides(overrides: Sequence[str]) -> list[str]:
+    """`model.width=0.5` sets a key of the typed schema whether or not the selected YAML file
+    states it: such overrides become Hydra's `++` (add or override), so the user never has to
+    know which keys a zoo file happens to spell out. Other keys keep Hydra's rules (a typo is
+    still an error with the closest key)."""
+    out = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        parts = key.split(".")
+        if sep and len(parts) > 1 and not key.startswith(("+", "~", "hydra.")) \
+                and parts[-1] in schema_fields(parts[:-1]):
+            item = f"++{key}={value}"
+        out.append(item)
+    return out
+
+
 def unknown_key(key: str, overrides: Sequence[str], config_name: str = "config") -> ConfigError:
     """`trainer.max_epoch`: did you mean trainer.max_epochs? (never Hydra's '+key' advice
     for a typo of a key that exists)."""
@@ -199,7 +243,11 @@ def unknown_key(key: str, overrides: Sequence[str], config_name: str = "config")
         return ConfigError(key, "no such key")
     missing = key.split(".")[len(prefix)]
     where = ".".join(prefix)
-    known = [str(k) for k in node]
+    fields = schema_fields(prefix) if prefix else set()
+    if missing in fields and len(prefix) == key.count("."):  # a real key the file leaves out
+        return ConfigError(key, f"is a valid key that this config does not set; add it with "
+                           f"+{key}={value}")
+    known = sorted({str(k) for k in node} | fields)
     hint = closest(missing, known)
     if hint is not None:
         return ConfigError(key, f"no such key; did you mean {'.'.join([*prefix, hint])}?")

@@ -61,7 +61,7 @@ def build_stem(cfg: ModelConfig) -> nn.Module:
     path = "model.stem"
     factory = STEMS.get(cfg.stem.type, join(path, "type"))
     paths = {k: join(join(path, "options"), k) for k in cfg.stem.options}
-    paths["out_channels"] = join(path, "out_channels")
+    paths.setdefault("out_channels", join(path, "out_channels"))
     options = check_options(
         factory, cfg.stem.options, paths, f"stem '{cfg.stem.type}'", STEM_ARGS
     )
@@ -143,7 +143,7 @@ def build_head(cfg: ModelConfig, in_channels: int) -> nn.Module:
     path = "model.head"
     factory = HEADS.get(cfg.head.type, join(path, "type"))
     paths = {k: join(join(path, "options"), k) for k in cfg.head.options}
-    paths["num_classes"] = "model.num_classes"
+    paths.setdefault("num_classes", "model.num_classes")  # an option of that name is blamed itself
     options = check_options(
         factory, cfg.head.options, paths, f"head '{cfg.head.type}'", HEAD_ARGS
     )

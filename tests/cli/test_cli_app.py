@@ -53,7 +53,8 @@ def test_train_writes_hydra_files_into_the_run_dir(tmp_path: Path,
     assert f"run directory: {run}" in out
     assert (run / "checkpoints" / "best.ckpt").is_file()
     overrides = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
-    assert "data=synthetic" in overrides and "trainer.max_epochs=1" in overrides
+    # schema keys are passed as Hydra's `++key=value` (set whether or not the file states it)
+    assert "data=synthetic" in overrides and "++trainer.max_epochs=1" in overrides
     assert not [o for o in overrides if o.startswith("hydra.")]  # those go to hydra.yaml
     assert yaml.safe_load((run / ".hydra" / "config.yaml").read_text())["model"]["name"] == \
         "tiny_cli"
