@@ -49,7 +49,11 @@ def test_cpu_default_follows_the_measured_family_table(name: str) -> None:
 
 def test_every_built_in_block_has_a_family() -> None:
     load_plugins()
-    missing = [n for n in BLOCKS if n not in FAMILIES and n not in NEUTRAL_BLOCKS]
+    # Only archforge's own plugins: other tests register throwaway blocks in the registry.
+    built_in = [n for n in BLOCKS if BLOCKS.get(n, "block").__module__.startswith(
+        "archforge_plugins.")]
+    assert "basic" in built_in and "xception" in built_in
+    missing = [n for n in built_in if n not in FAMILIES and n not in NEUTRAL_BLOCKS]
     assert not missing, f"add these blocks to memory_format.FAMILIES: {missing}"
 
 
