@@ -13,13 +13,12 @@ timed separately.
 
     python bench/bench_trial_overhead.py                     # resnet_cifar, 4 trials x 2 epochs
     python bench/bench_trial_overhead.py --batches 3         # 3 train / 2 val batches an epoch
-    python bench/bench_trial_overhead.py --cuts              # with the trial-overhead cuts
     python bench/bench_trial_overhead.py -- search.checkpoints=true   # extra overrides
 
-`--cuts` runs the objective as proposed for `archforge/search/objective.py`: the trial's
-config from `trial_config` (the base composed once per process) and
-`train(..., sanity_check=False)`. It swaps them in through the objective's own replaceable
-`compose` and `run_training` names, so the same script measures before and after.
+The objective composes a trial's config from the base composed once per process
+(`search.space.trial_config`), parses and traces the run once, and trains it without
+Lightning's sanity-check validation; the "before" rows in bench/RESULTS.md were measured
+when each trial composed through Hydra, checked its model twice and ran the sanity check.
 Every search uses `search.pruner=none` (each feasible trial trains all its epochs) in a
 fresh temporary root. Prints a Markdown table: milliseconds per trial for each stage.
 """
@@ -128,17 +127,15 @@ def instrument() -> StepTimer:
     import lightning as L
     import optuna
 
-    import archforge.data
     import archforge.search.objective as objective
     import archforge.search.workers as workers
     import archforge.training.fit as fit
     from archforge.data.tensors import TensorImageDataset
     from archforge.training.checkpoint_io import AtomicCheckpointIO
 
-    patch(objective, "compose", "compose trial config")
-    patch(objective, "meta_summary", "meta check (search)")
-    patch(fit, "check_all", "config check (train)")
-    patch(archforge.data, "build_datamodule", "data module")
+    patch(objective, "trial_config", "compose trial config")
+    patch(objective, "parse_run", "parse run + meta check (once a trial)")
+    patch(fit, "make_datamodule", "data module")
     # batches are fetched (and augmented) before Lightning's on_train_batch_start: work too
     patch(TensorImageDataset, "__getitems__", LOADING)
     patch(fit, "build_model", "build network")
@@ -176,28 +173,6 @@ def process_start() -> float:
     return time.perf_counter() - start
 
 
-def apply_cuts(base_overrides: list[str]) -> None:
-    """The proposed objective: `trial_config` and `train(..., sanity_check=False)`."""
-    import archforge.search.objective as objective
-    from archforge.search.space import trial_config
-
-    full_compose = objective.compose
-
-    def compose(overrides: list[str], name: str = "config") -> Any:
-        n = len(base_overrides)
-        if name == "config" and list(overrides[:n]) == base_overrides:
-            return trial_config(base_overrides, list(overrides[n:]))
-        return full_compose(overrides, name)
-
-    objective.compose = timed("compose trial config", compose)
-    training = objective.run_training
-
-    def run_training(cfg: Any, **kwargs: Any) -> Any:
-        return training(cfg, sanity_check=False, **kwargs)
-
-    objective.run_training = run_training
-
-
 def feasible_space(name: str, folder: Path) -> Path:
     """A copy of the search space without the identity shortcut, whose candidates that
     change shape are infeasible (cheap trials that would dilute the per-trial numbers)."""
@@ -220,7 +195,6 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batches", type=int, default=None,
                     help="limit each epoch to this many training batches (and 2 validation)")
-    ap.add_argument("--cuts", action="store_true", help="run the proposed objective")
     ap.add_argument("--as-configured", action="store_true",
                     help="keep the space's pruner and infeasible choices (for trials/hour)")
     ap.add_argument("extra", nargs="*", help="more overrides (after --)")
@@ -229,7 +203,6 @@ def main() -> None:
     start_s = process_start()
     instrument()
     from archforge.search.cli import search
-    from archforge.search.prepare import prepare
     from archforge.search.study import open_storage
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -242,8 +215,6 @@ def main() -> None:
         if not args.as_configured:
             overrides[0] = f"search={feasible_space(args.search, Path(tmp))}"
             overrides.append("search.pruner=none")  # every trial trains all its epochs
-        if args.cuts:
-            apply_cuts(prepare(overrides).base_overrides)
         # one-time costs (first optimizer, first fit, lazy imports) are paid once per
         # process, not per trial: a warm-up search pays them before the measured one
         search([*overrides, "search.study_name=warmup", "search.n_trials=1"])
@@ -269,7 +240,7 @@ def main() -> None:
     work = sum(v for k, v in spent.items() if k.startswith("WORK"))
     print(f"## {n} trials of search={args.search}, {args.epochs} epochs max"
           f"{f', {args.batches} batches an epoch' if args.batches else ''}"
-          f"{', with the cuts' if args.cuts else ''} "
+          " "
           f"({', '.join(f'{c} {s}' for s, c in states.items())}; {epochs} epochs trained)\n")
     print("| stage | ms per trial | calls per trial |")
     print("|---|---:|---:|")
