@@ -82,10 +82,6 @@ def _search(args: list[str]) -> int:
                 if lines is not None:
                     lines.print_new(st)
 
-        if s.n_workers == 1 and s.threads:
-            import torch
-
-            torch.set_num_threads(s.threads)
         failures = run_workers(prep, study, args, on_trial=update)
         update(study)
     elapsed = time.perf_counter() - t0

@@ -187,6 +187,12 @@ def run_workers(prep: Prepared, study: optuna.Study, args: Sequence[str],
     s = prep.settings
     threads = threads_per_worker(s.n_workers, s.threads)
     procs = start_workers(args, s.n_workers, threads) if s.n_workers > 1 else []
+    import torch
+
+    # This process is worker 0: it gets the same share of the cores as each child, or the
+    # N workers would run N - 1 + cores threads and stall each other (2 workers on 2 cores
+    # ran 0.8x one worker before this).
+    torch.set_num_threads(threads)
     stop.peers = lambda: [p.pid for p in procs if p.pid is not None and p.exitcode is None]
     poller = Poller(study, on_trial) if procs and on_trial is not None else None
     try:
