@@ -133,18 +133,9 @@ def _plain(cfg: Any) -> dict[str, Any]:
 
 def parse_data(mapping: Mapping[str, Any], path: str = "data") -> Any:
     """The data section as its kind's config dataclass (`data.name` picks the kind)."""
-    from archforge.data.registry import DATASETS
+    from archforge.data.build import data_kind
 
-    name = mapping.get("name")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"{path}.name",
-                          f"got {name!r}; expected a dataset kind: {', '.join(DATASETS)}")
-    if name not in DATASETS:  # third-party kinds register when their plugins are imported
-        from archforge.model.discovery import load_plugins
-
-        load_plugins()
-    kind = DATASETS.get(name, f"{path}.name")
-    return from_mapping(kind.config_class, mapping, path)
+    return from_mapping(data_kind(mapping, path).config_class, mapping, path)
 
 
 def _size(value: int | list[int]) -> tuple[int, int]:

@@ -15,10 +15,11 @@ from typing import Any, ClassVar, Literal
 
 import lightning as L
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from archforge.config.compose import to_plain
 from archforge.data.imaging import image_to_tensor
 from archforge.data.in_memory import InMemoryLoader
 from archforge.data.tensors import TensorImageDataset
@@ -29,7 +30,6 @@ from archforge.data.transforms import (
     build_augment,
     to_unit_float,
 )
-from archforge.errors import ConfigError
 from archforge.typed import from_mapping, require
 
 HPARAMS_KEY = "archforge_data"  # the data module's one entry in Lightning's hparams
@@ -85,20 +85,6 @@ class DataConfig:
         self.augment.check(f"{path}.augment")
 
 
-def to_plain_mapping(data: Mapping[str, Any] | DictConfig, path: str = "data") -> dict[str, Any]:
-    """A resolved plain dict from a DictConfig or any mapping."""
-    if isinstance(data, DictConfig):
-        try:
-            container = OmegaConf.to_container(data, resolve=True)
-        except Exception as exc:  # an unresolvable interpolation, say
-            raise ConfigError(path, str(exc).splitlines()[0]) from exc
-        assert isinstance(container, dict)  # a DictConfig always converts to a dict
-        return {str(k): v for k, v in container.items()}
-    if not isinstance(data, Mapping):
-        raise ConfigError(path, f"got {data!r}; expected a mapping")
-    return dict(data)
-
-
 class ImageDataModule(L.LightningDataModule):
     """A LightningDataModule for image classification with archforge's config conventions.
 
@@ -151,7 +137,7 @@ class ImageDataModule(L.LightningDataModule):
         cls, data: Mapping[str, Any] | DictConfig, path: str = "data"
     ) -> ImageDataModule:
         """Validate a mapping against `config_class` and build the module."""
-        return cls(from_mapping(cls.config_class, to_plain_mapping(data, path), path))
+        return cls(from_mapping(cls.config_class, to_plain(data, path), path))
 
     # -- what a subclass provides -------------------------------------------------------
     def default_stats(self, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
