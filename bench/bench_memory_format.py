@@ -105,13 +105,15 @@ def main() -> None:
     modes = ["eager", "channels_last"] + (["compile", "compile+cl"] if args.compile else [])
     cases = [c for c in CASES if not args.models or c.model in args.models]
     runners = {(c, m): Runner(c, m) for c in cases for m in modes}
+    compile_s: dict[tuple[Case, str], float] = {}
     for (c, m), r in runners.items():
         if family_of(r.model_config) != c.family:
             raise SystemExit(f"{c.model} is family {family_of(r.model_config)}, not {c.family}")
         if m.startswith("compile"):
             t = time.perf_counter()
             r.run(0, 2)  # compile outside the timed rounds
-            print(f"compiled {c.model} {m} in {time.perf_counter() - t:.0f} s")
+            compile_s[(c, m)] = time.perf_counter() - t
+            print(f"compiled {c.model} {m} in {compile_s[(c, m)]:.0f} s", flush=True)
     for rnd in range(args.rounds):
         order = modes if rnd % 2 == 0 else modes[::-1]
         for c in cases:
@@ -122,19 +124,20 @@ def main() -> None:
             print(f"round {rnd} {c.model}: last step img/s {rates}", flush=True)
 
     head = " | ".join(f"{m} img/s" for m in modes)
+    vs = " | ".join(f"{m} vs eager" for m in modes[1:])
+    first = " | first compile s" if args.compile else ""
     print(f"\nthreads {args.threads}, {args.rounds} rounds x {args.steps} steps, medians\n")
-    print(f"| family | model | input | batch | {head} | channels_last vs eager | "
-          "CPU default |")
-    print("|---" * (6 + len(modes)) + "|")
+    print(f"| family | model | input | batch | {head} | {vs}{first} | CPU default |")
+    print("|---" * (5 + 2 * len(modes) + bool(args.compile)) + "|")
     for c in cases:
         rates = [runners[(c, m)].rate() for m in modes]
-        ratio = rates[1] / rates[0]
-        extra = "".join(f" x{r / rates[0]:.2f}" for r in rates[2:])
+        ratios = " | ".join(f"x{r / rates[0]:.2f}" for r in rates[1:])
+        took = (" | " + " / ".join(f"{compile_s[(c, m)]:.0f}" for m in modes[2:])
+                if args.compile else "")
         default = "channels_last" if CPU_CHANNELS_LAST.get(c.family, False) else "eager"
         cells = " | ".join(f"{r:.1f}" for r in rates)
-        print(f"| {c.family} | {c.model} | {c.size} | {c.batch} | {cells} | x{ratio:.2f}{extra} "
+        print(f"| {c.family} | {c.model} | {c.size} | {c.batch} | {cells} | {ratios}{took} "
               f"| {default} |")
-
 
 if __name__ == "__main__":
     main()

@@ -18,7 +18,7 @@ from archforge.search.report import trials_table, write_report
 from archforge.search.signals import handling, signal_name, stop
 from archforge.search.study import counted, open_storage, reap_orphans, repairs, requeue_failed
 from archforge.search.winners import export, retrain_command
-from archforge.search.workers import run_workers, threads_per_worker
+from archforge.search.workers import Workers
 
 
 def _status(study: optuna.Study) -> tuple[int, str]:
@@ -60,18 +60,22 @@ def _search(args: list[str]) -> int:
     reaped = reap_orphans(study, s.heartbeat_grace, idle=True)
     requeue_failed(study, s.max_retries)
     before, _ = _status(study)
+    workers = Workers(prep, args)
     console.print(
         f"[bold]archforge search[/] study [cyan]{s.study_name}[/] in {s.storage_url}: "
         f"{len(prep.space.params)} parameters, {before}/{s.n_trials} trials done"
         + (f", {len(reaped)} orphaned trial(s) marked failed and re-queued" if reaped else "")
-        + f", {s.n_workers} worker(s) x {threads_per_worker(s.n_workers, s.threads)} threads"
+        + f", {s.n_workers} worker(s) x {workers.threads} threads"
+        + (f" (children {workers.method}ed)" if s.n_workers > 1 else "")
     )
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}"))
     # rich's bar draws nothing where stderr is not a terminal (CI logs, SLURM): print lines
     lines = TrialLines(study) if s.progress and not console.is_terminal else None
     t0 = time.perf_counter()
-    with Progress(*columns, console=console, disable=not s.progress or lines is not None) as bar:
+    # the workers start first: before the progress bar's thread, children can be forked
+    with workers, Progress(
+            *columns, console=console, disable=not s.progress or lines is not None) as bar:
         task = bar.add_task("trials", total=s.n_trials, completed=before, info="")
         lock = threading.Lock()
 
@@ -82,7 +86,7 @@ def _search(args: list[str]) -> int:
                 if lines is not None:
                     lines.print_new(st)
 
-        failures = run_workers(prep, study, args, on_trial=update)
+        failures = workers.run(study, on_trial=update)
         update(study)
     elapsed = time.perf_counter() - t0
     console.print(trials_table(study, s, k=5))

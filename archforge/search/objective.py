@@ -11,9 +11,11 @@ candidate never stops the study, nor a resume:
   FAIL with `reason` and `traceback`, `stage: build`;
 - pruned by the pruner, or a non-finite loss/metric: PRUNED with `reason`;
 - an exception in training, out of memory included: FAIL with `reason` and `traceback`;
-- `SystemExit` from candidate code is a failure too, unless a stop signal came (Lightning
-  turns Ctrl-C into `sys.exit(1)`): then `Interrupted` propagates and the worker loop
-  records the trial FAIL + `retry`.
+- `SystemExit` from candidate code is a failure too;
+- once a stop signal came, any error of the step is the signal's (Lightning turns Ctrl-C
+  into `sys.exit(1)`; a signal landing inside Hydra or OmegaConf can surface as another
+  error): `Interrupted` propagates and the worker loop records the trial FAIL + `retry`,
+  so a good candidate is never recorded as invalid.
 
 Each trial stores `overrides`, the resolved `model_config`, `params`, `macs`, `epochs`.
 """
@@ -118,17 +120,25 @@ def _guard(step: Callable[[], Any], stage: str) -> Any:
             return step()
     except KeyboardInterrupt:
         raise
-    except SystemExit as exc:
-        if stop.requested:  # Lightning's graceful shutdown after our Interrupted
+    except (SystemExit, Exception) as exc:
+        # Once a stop signal came, no verdict on the candidate: the error is the signal's
+        # doing - Lightning's sys.exit(1) after our Interrupted, or library code (Hydra,
+        # OmegaConf) left half-done by it and failing in a `finally`, which would otherwise
+        # record a good candidate as invalid.
+        if stop.requested:
             raise Interrupted(stop.signum or 2) from exc
-        return failed(exc, stage, f"exited (SystemExit {exc.code})")
-    except INVALID as exc:
-        if stage == "build":
-            return Outcome(TrialState.PRUNED, reason=f"invalid candidate: {_first_line(exc)}",
-                           attrs={"infeasible": True})
-        return failed(exc, stage)
-    except Exception as exc:
-        return failed(exc, stage)
+        if isinstance(exc, SystemExit):
+            return failed(exc, stage, f"exited (SystemExit {exc.code})")
+        return _verdict(exc, stage)
+
+
+def _verdict(exc: Exception, stage: str) -> Outcome:
+    """The trial's outcome for an error (called inside the `except`: `failed` reads the
+    traceback): the candidate's own values at build time make it infeasible."""
+    if isinstance(exc, INVALID) and stage == "build":
+        return Outcome(TrialState.PRUNED, reason=f"invalid candidate: {_first_line(exc)}",
+                       attrs={"infeasible": True})
+    return failed(exc, stage)
 
 
 def failed(exc: BaseException, stage: str, reason: str | None = None) -> Outcome:

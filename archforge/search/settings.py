@@ -8,6 +8,7 @@ constraints and the space itself (compiled separately by `space.py`).
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from archforge.typed import from_mapping, require
 COST_METRICS = ("params", "macs", "latency_ms")
 TRAIN_METRICS = ("val/acc", "val/loss", "val/acc_top5")
 DIRECTIONS = ("maximize", "minimize")
+START_METHODS = ("auto", "fork", "spawn")
 
 
 
@@ -88,6 +90,7 @@ class SearchSettings:
     checkpoints: bool = False
     progress: bool = True
     threads: int | None = None  # torch threads per worker; None: cores // n_workers
+    start_method: str = "auto"  # how worker children start: auto | fork | spawn (workers.py)
     export: str = "best"  # best | pareto | none
     max_retries: int = 1  # re-runs of a trial whose worker died or was interrupted
     allowed_targets: list[str] = field(default_factory=list)  # `_target_` modules (target.py)
@@ -108,6 +111,11 @@ class SearchSettings:
                 self.heartbeat_interval, "seconds >= 0.1")
         require(self.heartbeat_grace >= 0.5, f"{path}.heartbeat_grace", self.heartbeat_grace,
                 "seconds >= 0.5")
+        require(self.start_method in START_METHODS, f"{path}.start_method", self.start_method,
+                describe_choices(self.start_method, START_METHODS))
+        if self.start_method == "fork":
+            require("fork" in multiprocessing.get_all_start_methods(), f"{path}.start_method",
+                    self.start_method, "auto or spawn (this platform cannot fork)")
         require(self.export in ("best", "pareto", "none"), f"{path}.export", self.export,
                 "best, pareto or none")
         for i, target in enumerate(self.allowed_targets):

@@ -46,6 +46,22 @@ _storages: dict[str, BaseStorage] = {}
 repairs: dict[str, Repaired] = {}
 
 
+def _forget_storages() -> None:
+    """In a forked child: open storages afresh. A journal storage's in-memory state names
+    the trials its own process created (by an id the child would share with its parent), and
+    a database engine's pooled connections belong to the parent: the child drops them
+    without closing them (SQLAlchemy's `dispose(close=False)`)."""
+    for storage in _storages.values():
+        engine = getattr(storage, "engine", None)
+        if engine is not None:
+            engine.dispose(close=False)
+    _storages.clear()
+    repairs.clear()
+
+
+os.register_at_fork(after_in_child=_forget_storages)
+
+
 def is_journal_path(url: str) -> bool:
     return url.startswith("journal:") or "://" not in url
 
@@ -104,7 +120,7 @@ def fingerprint(base: dict[str, Any], space: dict[str, Any], settings: SearchSet
 VOLATILE_SEARCH_KEYS = {
     "study_name", "storage", "root", "n_trials", "n_workers", "timeout", "progress", "threads",
     "heartbeat_interval", "heartbeat_grace", "export", "max_retries", "sampler", "pruner",
-    "seed", "checkpoints", "allowed_targets",
+    "seed", "checkpoints", "allowed_targets", "start_method",
 }
 VOLATILE_KEYS = {"run_dir", "progress"}
 

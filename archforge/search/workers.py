@@ -6,10 +6,18 @@ failures, and stops when `counted + running >= n_trials` (so with several worker
 can overshoot by at most workers - 1 when they ask at the same instant). While a trial runs,
 a thread refreshes its `heartbeat` user attr every `search.heartbeat_interval` seconds.
 
-`search.n_workers=N` runs the loop in the search's own process (worker 0) and in N-1
-spawned processes (not forked: torch and storage connections do not survive a fork), each
-with `torch.set_num_threads(cores // N)`; a second `archforge search` on the same storage
-and study name simply runs more of the same loop.
+`search.n_workers=N` runs the loop in the search's own process (worker 0) and in N-1 child
+processes, each with `torch.set_num_threads(cores // N)`; a second `archforge search` on
+the same storage and study name simply runs more of the same loop.
+
+How children start (`search.start_method`): `auto` forks them where that is safe - on
+Linux, while the search process is still single-threaded (no OpenMP or BLAS thread pool,
+no progress thread; `fork` copies only the calling thread, and a pool or lock owned by
+another thread would be broken in the child) and CUDA is not initialised - so a child
+starts in milliseconds with everything already imported and composed; it opens its own
+storage connection (study.py forgets the parent's at fork). Anywhere else, children are
+spawned: a fresh interpreter that imports torch and Lightning and composes the config again
+(several seconds a child).
 
 Stopping (signals.py): on SIGINT/SIGTERM, wherever it lands, every worker records its running
 trial FAIL with `retry` (re-queued on resume) and takes no new one; the parent waits for the
@@ -148,26 +156,73 @@ def run_loop(
     return done
 
 
-def _worker_main(args: Sequence[str], worker: int, threads: int, parent: int) -> None:
+def fork_is_safe() -> bool:
+    """Whether this process may fork workers now.
+
+    `fork` copies only the calling thread. A lock held by another Python thread (a progress
+    display), an OpenMP (libgomp) pool or an initialised CUDA context would be broken in the
+    child, so: Linux, no Python thread but this one, CUDA not initialised, and no native
+    thread beyond OpenBLAS's pthread pools, which shut down around a fork and restart in the
+    child (numpy and scipy each start one at import). torch's OpenMP pool starts with the
+    first parallel operation; a search forks before it trains anything.
+    """
+    if not sys.platform.startswith("linux") or threading.active_count() != 1:
+        return False
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        return False
+    try:
+        native = len(os.listdir("/proc/self/task"))
+    except OSError:
+        return False
+    return native <= 1 + _openblas_pool_threads()
+
+
+def _openblas_pool_threads() -> int:
+    """Threads of the loaded OpenBLAS libraries that use pthreads (each runs n - 1)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return 0
+    return sum(max(0, int(info.get("num_threads", 1)) - 1) for info in threadpool_info()
+               if info.get("internal_api") == "openblas"
+               and info.get("threading_layer") == "pthreads")
+
+
+def start_method(choice: str) -> str:
+    """`search.start_method` resolved: auto -> fork where `fork_is_safe()`, else spawn."""
+    if choice == "auto":
+        return "fork" if fork_is_safe() else "spawn"
+    return choice
+
+
+def _worker_main(prep: Prepared | Sequence[str], worker: int, threads: int,
+                 parent: int) -> None:
+    """A child worker: forked children get the parent's `Prepared`, spawned ones its
+    overrides (and prepare them again)."""
     import torch
 
     # a signal reaching this worker alone goes to the parent, which passes it to the others
     with handling(peers=lambda: [parent]):
         torch.set_num_threads(threads)
         quiet()
-        prep = prepare(args)
+        if not isinstance(prep, Prepared):
+            prep = prepare(prep)
         run_loop(prep, prep.study(worker), worker)
     sys.exit(stop.exit_code if stop.requested else 0)
 
 
-def start_workers(args: Sequence[str], n: int, threads: int) -> list[mp.process.BaseProcess]:
-    """Spawn workers 1..n-1 (the caller is worker 0); they pass signals to this process."""
-    ctx = mp.get_context("spawn")
+def start_workers(prep: Prepared, args: Sequence[str], n: int, threads: int,
+                  method: str = "auto") -> list[mp.process.BaseProcess]:
+    """Start workers 1..n-1 (the caller is worker 0); they pass signals to this process."""
+    method = start_method(method)
+    ctx = mp.get_context("fork") if method == "fork" else mp.get_context("spawn")
+    payload: Prepared | list[str] = prep if method == "fork" else list(args)
     env_threads = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by each child's torch at import
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by a spawned child's torch at import
     try:
         procs: list[mp.process.BaseProcess] = [
-            ctx.Process(target=_worker_main, args=(list(args), i, threads, os.getpid()),
+            ctx.Process(target=_worker_main, args=(payload, i, threads, os.getpid()),
                         name=f"archforge-search-{i}") for i in range(1, n)]
         for p in procs:
             p.start()
@@ -179,30 +234,53 @@ def start_workers(args: Sequence[str], n: int, threads: int) -> list[mp.process.
     return procs
 
 
-def run_workers(prep: Prepared, study: optuna.Study, args: Sequence[str],
-                on_trial: Progress | None = None,
-                train_fn: Callable[..., Any] | None = None) -> list[str]:
-    """Run the loop here as worker 0 and in n_workers-1 children; return what went wrong
-    with children (empty when every one ended normally)."""
-    s = prep.settings
-    threads = threads_per_worker(s.n_workers, s.threads)
-    procs = start_workers(args, s.n_workers, threads) if s.n_workers > 1 else []
-    import torch
+class Workers:
+    """This process as worker 0 plus `n_workers - 1` children, started on entering.
 
-    # This process is worker 0: it gets the same share of the cores as each child, or the
-    # N workers would run N - 1 + cores threads and stall each other (2 workers on 2 cores
-    # ran 0.8x one worker before this).
-    torch.set_num_threads(threads)
-    stop.peers = lambda: [p.pid for p in procs if p.pid is not None and p.exitcode is None]
-    poller = Poller(study, on_trial) if procs and on_trial is not None else None
-    try:
-        run_loop(prep, study, 0, on_trial, train_fn)
-        _wait(procs, s.heartbeat_grace, study, on_trial)
-    finally:
-        if poller is not None:
-            poller.close()
-        _end(procs)
-    return _failures(procs)
+    Enter it before anything starts a thread (a progress display), so that the children
+    can be forked: `with Workers(prep, args) as workers, Progress(...): workers.run(...)`.
+    Leaving it ends children still running.
+    """
+
+    def __init__(self, prep: Prepared, args: Sequence[str]) -> None:
+        s = prep.settings
+        self.prep = prep
+        self.args = list(args)
+        self.threads = threads_per_worker(s.n_workers, s.threads)
+        self.method = start_method(s.start_method) if s.n_workers > 1 else "none"
+        self.procs: list[mp.process.BaseProcess] = []
+
+    def __enter__(self) -> Workers:
+        s = self.prep.settings
+        if s.n_workers > 1:
+            self.procs = start_workers(self.prep, self.args, s.n_workers, self.threads,
+                                       self.method)
+        import torch
+
+        # This process is worker 0: it gets the same share of the cores as each child, or
+        # the N workers would run N - 1 + cores threads and stall each other (2 workers on
+        # 2 cores ran 0.8x one worker before this).
+        torch.set_num_threads(self.threads)
+        procs = self.procs
+        stop.peers = lambda: [p.pid for p in procs if p.pid is not None and p.exitcode is None]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _end(self.procs)
+
+    def run(self, study: optuna.Study, on_trial: Progress | None = None,
+            train_fn: Callable[..., Any] | None = None) -> list[str]:
+        """Run the loop here as worker 0 until the study is done, then wait for the
+        children; return what went wrong with them (empty when every one ended normally)."""
+        poller = Poller(study, on_trial) if self.procs and on_trial is not None else None
+        try:
+            run_loop(self.prep, study, 0, on_trial, train_fn)
+            _wait(self.procs, self.prep.settings.heartbeat_grace, study, on_trial)
+        finally:
+            if poller is not None:
+                poller.close()
+            _end(self.procs)
+        return _failures(self.procs)
 
 
 class Poller:

@@ -50,6 +50,11 @@ class ClassifierModule(L.LightningModule):
         # One sample of the network's input: Lightning's summary shows in/out shapes and FLOPs.
         height, width = net.config.spatial_size
         self.example_input_array = torch.zeros(1, net.config.in_channels, height, width)
+        if compile:
+            # Every archforge network runs the same `Network.forward`, and dynamo compiles a
+            # code object at most `recompile_limit` (8) times per process: the ninth network
+            # of a search would silently run eagerly. A new network starts a fresh cache.
+            torch.compiler.reset()
         # Kept out of the module tree (plain __dict__ entry) so checkpoints hold only `net.*`.
         self.__dict__["_forward"] = torch.compile(self.net) if compile else self.net
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,7 +23,7 @@ from archforge.search.signals import Interrupted, Stop
 
 def _args(root: Path, *extra: str) -> list[str]:
     # long trials, so that the signal lands while both workers train, however slowly the
-    # spawned worker starts; the signal ends them at once
+    # second worker starts; the signal ends them at once
     return tiny_args(root, "search.n_trials=2", "search.max_retries=2", "search.n_workers=2",
                      "trainer.max_epochs=1000", *extra)
 
@@ -74,12 +75,13 @@ def test_a_signal_to_the_parent_alone_stops_every_worker(
 
 
 def _workers(pid: int) -> list[int]:
-    """Spawned worker processes of `pid` (not multiprocessing's resource tracker)."""
+    """Worker processes of `pid`, forked or spawned (not multiprocessing's resource
+    tracker)."""
     out = []
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         for child in children:
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+            if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes():
                 out.append(int(child))
     except OSError:
         pass
@@ -93,7 +95,7 @@ def test_a_dead_worker_makes_the_search_exit_non_zero(root: Path) -> None:
     while not _workers(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     (child,) = _workers(proc.pid)
-    os.kill(child, signal.SIGKILL)  # the worker dies (here before it took a trial)
+    os.kill(child, signal.SIGKILL)  # the worker dies (before or during its first trial)
     out, _ = proc.communicate(timeout=240)
     assert proc.returncode == 1, out
     assert f"worker 1 (pid {child}) exited with status -9" in out
@@ -123,3 +125,32 @@ def test_interruptible_and_shielded_sections() -> None:
             ran.append("write done")
         ran.append("never")
     assert ran == ["write done"]
+
+
+def test_an_error_after_a_stop_signal_is_the_signals_not_the_candidates() -> None:
+    """A Ctrl-C landing inside Hydra/OmegaConf can surface as another error (seen: an
+    AttributeError from a half-done node, reported as an unreadable YAML file); with a stop
+    requested it must re-queue the trial, not record the candidate as invalid."""
+    from archforge.errors import ConfigError
+    from archforge.search.objective import _guard
+    from archforge.search.signals import stop
+
+    def bad() -> None:
+        raise ConfigError("search", "cannot read YAML file tiny.yaml: 'NoneType' object ...")
+
+    def signalled(error: BaseException) -> Callable[[], None]:
+        def step() -> None:  # the handler ran mid-step; library code raised something else
+            stop.signum = signal.SIGINT
+            raise error
+        return step
+
+    assert _guard(bad, "build").state == TrialState.PRUNED  # no signal: infeasible
+    try:
+        with pytest.raises(Interrupted) as info:
+            _guard(signalled(ConfigError("search", "cannot read YAML file")), "build")
+        assert info.value.signum == signal.SIGINT
+        stop.reset()
+        with pytest.raises(Interrupted):  # Lightning's graceful shutdown
+            _guard(signalled(SystemExit(1)), "train")
+    finally:
+        stop.reset()

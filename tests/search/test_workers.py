@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -15,17 +16,23 @@ from archforge.search.cli import search
 
 
 @pytest.mark.slow
-def test_two_local_workers_share_the_journal_file(root: Path) -> None:
-    proc = cli(["search", *tiny_args(root, "search.n_workers=2", "search.n_trials=4")])
+@pytest.mark.parametrize(("method", "started"), [
+    pytest.param("auto", "forked", marks=pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="fork is only chosen on Linux")),
+    ("spawn", "spawned")])
+def test_two_local_workers_share_the_journal_file(root: Path, method: str,
+                                                   started: str) -> None:
+    proc = cli(["search", *tiny_args(root, "search.n_workers=2", "search.n_trials=4",
+                                     f"search.start_method={method}")])
     out, _ = proc.communicate(timeout=240)
     assert proc.returncode == 0, out
     study = load(root)
     assert_accounted(study, 4, slack=1)
-    # the search's own process is worker 0; the child (1) joins once spawned and imported
+    # the search's own process is worker 0; the child (1) joins once started
     assert {t.user_attrs["worker"] for t in study.trials} <= {0, 1}
     assert {t.user_attrs["worker_pid"] for t in study.trials
             if t.user_attrs["worker"] == 0} == {proc.pid}
-    assert "1 worker(s)" not in out and "2 worker(s) x 1 threads" in out
+    assert "1 worker(s)" not in out and f"2 worker(s) x 1 threads (children {started})" in out
 
 
 def _wait_for(root: Path, condition: object, timeout: float = 120) -> optuna.Study:
