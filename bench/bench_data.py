@@ -36,10 +36,11 @@ from omegaconf import OmegaConf
 
 import archforge
 from archforge.config.compose import compose
+from archforge.config.sections import OptimConfig
 from archforge.data import build_datamodule
 from archforge.data.transforms import RandomCrop
 from archforge.training.module import ClassifierModule
-from archforge.training.optim import parse_optim
+from archforge.typed import from_mapping
 
 PATHS = {"dataloader": "false", "in_memory": "auto"}
 
@@ -72,7 +73,8 @@ def data_only(dm: Any) -> float:
 
 def training(cfg: Any, dm: Any, steps: int, warmup: int) -> float:
     net = archforge.build(OmegaConf.to_container(cfg.model, resolve=True))
-    module = ClassifierModule(net, parse_optim(OmegaConf.to_container(cfg.optim)))
+    module = ClassifierModule(
+        net, from_mapping(OptimConfig, OmegaConf.to_container(cfg.optim), "optim"))
     timer = StepTimer()
     trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=steps, max_epochs=-1,
                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
