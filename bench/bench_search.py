@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -197,7 +197,9 @@ def _step_rates(copies: int, threads: int, seconds: float, tmp: Path) -> list[fl
 def ceiling(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     """What the machine allows: one copy of the workers' training step alone (1 thread,
     then all cores) and two 1-thread copies at once, interleaved over the rounds."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    from archforge.search.workers import cores as count_cores
+
+    cores = count_cores()
     rounds = []
     for r in range(args.worker_rounds):
         arms = [("1 x 1 thread", 1, 1), (f"1 x {cores} threads", 1, cores),
@@ -220,12 +222,6 @@ def print_ceiling(c: dict[str, Any]) -> None:
               f"{two / full:.2f}x |")
 
 
-def _median(xs: list[float]) -> float:
-    xs = sorted(xs)
-    mid = len(xs) // 2
-    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
-
-
 def print_workers(w: dict[str, Any]) -> None:
     print("\n| round | workers x threads | trials | wall (start-up included) | trials/hour | "
           "first start to last end | trials/hour |\n|---|---|---|---|---|---|---|")
@@ -240,8 +236,8 @@ def print_workers(w: dict[str, Any]) -> None:
             ratios = [(x[two]["trials_per_hour"] / x[one]["trials_per_hour"],
                        x[two]["steady_trials_per_hour"] / x[one]["steady_trials_per_hour"])
                       for x in w["rounds"]]
-            print(f"  {two} vs {one}: {_median([a for a, _ in ratios]):.2f}x / "
-                  f"{_median([b for _, b in ratios]):.2f}x  (per round: "
+            print(f"  {two} vs {one}: {statistics.median([a for a, _ in ratios]):.2f}x / "
+                  f"{statistics.median([b for _, b in ratios]):.2f}x  (per round: "
                   + ", ".join(f"{a:.2f}/{b:.2f}" for a, b in ratios) + ")")
 
 

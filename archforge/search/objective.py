@@ -129,16 +129,10 @@ def _guard(step: Callable[[], Any], stage: str) -> Any:
             raise Interrupted(stop.signum or 2) from exc
         if isinstance(exc, SystemExit):
             return failed(exc, stage, f"exited (SystemExit {exc.code})")
-        return _verdict(exc, stage)
-
-
-def _verdict(exc: Exception, stage: str) -> Outcome:
-    """The trial's outcome for an error (called inside the `except`: `failed` reads the
-    traceback): the candidate's own values at build time make it infeasible."""
-    if isinstance(exc, INVALID) and stage == "build":
-        return Outcome(TrialState.PRUNED, reason=f"invalid candidate: {_first_line(exc)}",
-                       attrs={"infeasible": True})
-    return failed(exc, stage)
+        if isinstance(exc, INVALID) and stage == "build":  # the candidate's own values
+            return Outcome(TrialState.PRUNED, reason=f"invalid candidate: {_first_line(exc)}",
+                           attrs={"infeasible": True})
+        return failed(exc, stage)
 
 
 def failed(exc: BaseException, stage: str, reason: str | None = None) -> Outcome:

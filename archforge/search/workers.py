@@ -213,9 +213,9 @@ def _worker_main(prep: Prepared | Sequence[str], worker: int, threads: int,
 
 
 def start_workers(prep: Prepared, args: Sequence[str], n: int, threads: int,
-                  method: str = "auto") -> list[mp.process.BaseProcess]:
-    """Start workers 1..n-1 (the caller is worker 0); they pass signals to this process."""
-    method = start_method(method)
+                  method: str) -> list[mp.process.BaseProcess]:
+    """Start workers 1..n-1 (the caller is worker 0) by `method`, "fork" or "spawn" (see
+    `start_method`); they pass signals to this process."""
     ctx = mp.get_context("fork") if method == "fork" else mp.get_context("spawn")
     payload: Prepared | list[str] = prep if method == "fork" else list(args)
     env_threads = os.environ.get("OMP_NUM_THREADS")
