@@ -33,6 +33,9 @@ COMMANDS: dict[str, Command] = {
                      "train with Lightning: archforge train model=resnet20 data=digits ..."),
     "predict": Command("archforge.training.cli", "predict",
                        "classify images: archforge predict checkpoint=PATH input=IMAGE_OR_FOLDER"),
+    "evaluate": Command("archforge.evaluate", "command",
+                        "accuracy, per-class accuracy, confusion matrix: archforge evaluate "
+                        "checkpoint=PATH split=test"),
     "export": Command("archforge.training.cli", "export",
                       "export to ONNX / TorchScript: archforge export checkpoint=PATH"),
     "search": Command("archforge.search.cli", "search",

@@ -59,6 +59,7 @@ class RunKeys:
     channels_last: bool | None = None  # null: trainer.channels_last, then archforge's choice
     compile: bool = False
     progress: bool = True
+    test: bool = False  # after fitting, evaluate best.ckpt on the data's held-out test split
 
     def check(self, path: str = "") -> None:
         require(0 <= self.seed < 2**32, "seed", self.seed, "an integer in [0, 2**32)")
