@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from archforge.config.compose import compose, to_plain
 from archforge.errors import ConfigError
+from archforge.search.first_winner import FirstWinnerPruner
 from archforge.search.mo_pruning import CurveMedianRule
 from archforge.search.objective import Context
 from archforge.search.pruners import make_pruner
@@ -57,6 +58,8 @@ class Prepared:
                                s.allowed_targets)
         pruner = (None if s.multi_objective
                   else make_pruner(s.pruner, self.max_epochs(), s.allowed_targets))
+        if pruner is not None and s.min_completed > 0:
+            pruner = FirstWinnerPruner(pruner, s.min_completed)
         return open_study(s, self.base, self.space.spec(), sampler, pruner)
 
 

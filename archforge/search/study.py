@@ -194,6 +194,23 @@ def requeued_numbers(trials: Iterable[FrozenTrial]) -> set[int]:
     return {int(t.user_attrs["retry_of"]) for t in trials if "retry_of" in t.user_attrs}
 
 
+def verdict(t: FrozenTrial) -> str:
+    """What happened to a trial, as reported: its state's name, except that a candidate
+    refused before training (invalid values, a violated constraint) is INFEASIBLE, not
+    PRUNED (Optuna has no such state; the trial is stored PRUNED with `infeasible`)."""
+    if t.state == TrialState.PRUNED and t.user_attrs.get("infeasible"):
+        return "INFEASIBLE"
+    return t.state.name
+
+
+def verdict_counts(trials: Iterable[FrozenTrial]) -> dict[str, int]:
+    """Trials per verdict, in a fixed order (zero counts included)."""
+    counts = dict.fromkeys(("COMPLETE", "PRUNED", "INFEASIBLE", "FAIL", "RUNNING", "WAITING"), 0)
+    for t in trials:
+        counts[verdict(t)] += 1
+    return counts
+
+
 def counted(trials: list[FrozenTrial]) -> list[FrozenTrial]:
     """Finished trials that count toward n_trials (re-queued failures do not)."""
     again = requeued_numbers(trials)
