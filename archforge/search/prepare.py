@@ -77,13 +77,13 @@ def prepare(args: Sequence[str]) -> Prepared:
     if not any(a.split("=", 1)[0] == "search" for a in args):
         raise ConfigError("search", "which search space? pass search=<name> (conf/search/) or "
                           "search=<path.yaml>")
-    cfg = compose(args, "config")
+    # The space's own overrides (data=fashion_mnist, trainer.max_epochs, ...) go first, so
+    # the command line can set keys of the data or model they select (data.train_subset).
+    own = [a for a in args if a.lstrip("+~").partition("=")[0].partition(".")[0] == "search"]
+    settings = parse_settings(compose(own, "config"))
+    base_overrides = [*settings.overrides, *args]
+    cfg = compose(base_overrides, "config")
     settings = parse_settings(cfg)
-    base_overrides = args
-    if settings.overrides:  # the space's own defaults (trainer.max_epochs, ...) go first
-        base_overrides = [*settings.overrides, *args]
-        cfg = compose(base_overrides, "config")
-        settings = parse_settings(cfg)
     base = to_plain(cfg, "config")
     space = compile_space(settings.space, base)
     return Prepared(settings, cfg, base_overrides, space, base)
