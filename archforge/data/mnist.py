@@ -23,7 +23,7 @@ from archforge.data import download as downloader
 from archforge.data.base import DataConfig, ImageDataModule
 from archforge.data.idx import read_idx
 from archforge.data.registry import DATASETS
-from archforge.data.split import check_fraction, stratified_split
+from archforge.data.split import check_classes, check_fraction, keep_classes, stratified_split
 from archforge.data.tensors import TensorImageDataset
 from archforge.data.transforms import AugmentConfig
 from archforge.errors import ConfigError
@@ -98,10 +98,18 @@ class IdxConfig(DataConfig):
     # Use a fixed, stratified, seeded sample of this many training-file images (before
     # the train/val split); null uses all of them.
     train_subset: int | None = None
+    # A subset of the classes, relabelled 0..k-1 in the order given (transfer experiments:
+    # pretrain on 0-4, fine-tune on 5-9), in every split; null keeps all ten.
+    classes: list[int] | None = None
 
     def check(self, path: str = "data") -> None:
         super().check(path)
-        require(self.num_classes == 10, f"{path}.num_classes", self.num_classes, "10")
+        if self.classes is not None:
+            check_classes(self.classes, f"{path}.classes")
+        wanted = 10 if self.classes is None else len(self.classes)
+        require(self.num_classes == wanted, f"{path}.num_classes", self.num_classes,
+                "10" if self.classes is None
+                else f"{wanted}, one per entry of {path}.classes={self.classes}")
         require(self.channels == 1, f"{path}.channels", self.channels, "1 (grey images)")
         require(self.image_size == SIDE, f"{path}.image_size", self.image_size,
                 f"{SIDE} (the images are {SIDE}x{SIDE})")
@@ -140,7 +148,10 @@ class IdxDataModule(ImageDataModule):
     has_test_split = True
 
     def __init__(self, config: IdxConfig) -> None:
-        super().__init__(config, class_names=list(self.source.classes))
+        names = list(self.source.classes)
+        if config.classes is not None:
+            names = [names[c] for c in config.classes]
+        super().__init__(config, class_names=names)
         self.root = self.resolve_root(config)
         if not config.download:
             self.locate("train")  # a wrong root fails here, before any training starts
@@ -194,11 +205,15 @@ class IdxDataModule(ImageDataModule):
         if images.shape[1:] != (SIDE, SIDE):
             raise ConfigError("data.root", f"{images_path} holds images of "
                               f"{images.shape[1]}x{images.shape[2]}; expected {SIDE}x{SIDE}")
-        if labels.size and int(labels.max()) >= self.num_classes:
+        total = len(self.source.classes)
+        if labels.size and int(labels.max()) >= total:
             raise ConfigError("data.root", f"{labels_path} holds label {int(labels.max())}; "
-                              f"expected 0..{self.num_classes - 1}")
-        return (torch.from_numpy(images.copy()).unsqueeze(1),
-                torch.from_numpy(labels.astype(np.int64)))
+                              f"expected 0..{total - 1}")
+        target = labels.astype(np.int64)
+        if self.config.classes is not None:
+            keep, target = keep_classes(target, self.config.classes)
+            images = images[keep]
+        return (torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(target))
 
     def build_datasets(self) -> tuple[TensorImageDataset, TensorImageDataset]:
         self.prepare_data()  # a plain (non-Lightning) caller gets the download too

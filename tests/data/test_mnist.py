@@ -200,3 +200,18 @@ def test_read_idx_round_trips(tmp_path: Path) -> None:
         assert np.array_equal(read_idx(write_idx(tmp_path / name, array), 3), array)
     with pytest.raises(ConfigError, match="1 dimension"):
         read_idx(tmp_path / "a.idx", 1)
+
+
+def test_a_class_subset_is_relabelled_in_every_split(tmp_path: Path) -> None:
+    dm = _built("fashion_mnist", write_idx_set(tmp_path / "idx"), classes=[7, 2],
+                num_classes=2)
+    dm.setup("fit")
+    dm.setup("test")
+    assert dm.class_names == ["Sneaker", "Pullover"]
+    for split in (dm.train_set, dm.val_set):
+        pixels = split.images[:, 0, 0, 0].long()  # type: ignore[union-attr]
+        assert torch.equal(split.labels, (pixels % 10 == 2).long())  # type: ignore[union-attr]
+    test_labels = dm.test_set.labels  # type: ignore[union-attr]
+    assert sorted(test_labels.tolist()) == [0, 1]  # t10k images 2 and 7 of 12
+    with pytest.raises(ConfigError, match=r"data.num_classes: got 10; expected 2"):
+        _built("mnist", tmp_path / "idx", classes=[0, 1])
