@@ -14,8 +14,11 @@ per-trial verdicts compared with the replay.
 Reported per arm: best validation accuracy, epochs spent, trials pruned, and pruned trials
 whose full training would have beaten the arm's winner.
 
-    nice -n 10 python bench/bench_pruners.py --trials 12 --epochs 6 --subset 4000
+    nice -n 10 python bench/bench_pruners.py --trials 10 --epochs 5 --subset 2000
     python bench/bench_pruners.py --trials 3 --epochs 2 --subset 400    # smoke run
+
+The space is conf/search/fashion.yaml's with narrower bounds (--max-width, --max-depth) so
+that a 2-core machine runs it in minutes; --max-width 1.5 --max-depth 3 is the shipped one.
 
 Prints a Markdown table; --json writes the numbers.
 """
@@ -34,7 +37,7 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_search import run_search
+from bench_search import ROOT, run_search
 
 from archforge.search.first_winner import FirstWinnerPruner
 from archforge.search.pruners import make_pruner
@@ -89,6 +92,18 @@ def replay(trials: list[FrozenTrial], spec: Any, max_epochs: int) -> dict[str, A
     }
 
 
+def narrowed(folder: Path, max_width: float, max_depth: int) -> str:
+    """conf/search/fashion.yaml with the width and depth bounds lowered; its file path."""
+    spec = yaml.safe_load((ROOT / "conf" / "search" / "fashion.yaml").read_text())
+    width = spec["space"]["model.width"]
+    width["low"] = min(width["low"], max_width / 2)
+    width["high"] = max_width
+    spec["space"]["model.stages.*.depth"]["high"] = max_depth
+    path = folder / "fashion_bench.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
 def load_trials(root: Path) -> list[FrozenTrial]:
     study = optuna.load_study(study_name=STUDY,
                               storage=open_storage(str(root / STUDY / "journal.log")))
@@ -97,12 +112,14 @@ def load_trials(root: Path) -> list[FrozenTrial]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--subset", type=int, default=4000, help="training-file images used")
-    parser.add_argument("--val-fraction", type=float, default=0.25)
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--subset", type=int, default=2000, help="training-file images used")
+    parser.add_argument("--val-fraction", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--root", type=Path, default=None, help="data.root (default: auto)")
+    parser.add_argument("--max-width", type=float, default=0.5)
+    parser.add_argument("--max-depth", type=int, default=2)
     parser.add_argument("--check", default=None, help="also run this arm as a real search")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -112,8 +129,9 @@ def main() -> None:
               *([f"data.root={args.root}"] if args.root else [])]
     out: dict[str, Any] = {"command": " ".join(sys.argv), "arms": {}}
     with tempfile.TemporaryDirectory() as tmp:
+        space = narrowed(Path(tmp), args.max_width, args.max_depth)
         root = Path(tmp) / "none"
-        wall = run_search(root, [*common, "search.pruner=none"], space="fashion")
+        wall = run_search(root, [*common, "search.pruner=none"], space=space)
         trials = load_trials(root)
         out["search_wall_s"] = round(wall, 1)
         for label, spec in ARMS.items():
@@ -122,14 +140,15 @@ def main() -> None:
             spec = ARMS[args.check]
             flow = yaml.safe_dump(spec, default_flow_style=True).strip()
             real = Path(tmp) / "check"
-            run_search(real, [*common, f"search.pruner={flow}"], space="fashion")
+            run_search(real, [*common, f"search.pruner={flow}"], space=space)
             got = {t.number: verdict(t) for t in load_trials(real) if verdict(t) in
                    ("COMPLETE", "PRUNED")}
             out["check"] = {"arm": args.check, "real": got,
                             "agrees": got == out["arms"][args.check]["verdicts"]}
     none = out["arms"]["none"]
     print(f"\n{args.trials} trials x {args.epochs} epochs, random sampler seed {args.seed}, "
-          f"subset {args.subset} (val fraction {args.val_fraction}); search {wall:.0f} s\n")
+          f"subset {args.subset} (val fraction {args.val_fraction}), width <= "
+          f"{args.max_width}, depth <= {args.max_depth}; unpruned search {wall:.0f} s\n")
     print("| pruner | best val acc | gap to none (points) | epochs | vs none | pruned | "
           "pruned that would beat the winner |")
     print("|---|---:|---:|---:|---:|---:|---:|")
