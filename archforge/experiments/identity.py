@@ -38,7 +38,7 @@ class Settings:
     finetune_lr: float = 0.01
     seed: int = 0
 
-    threads: int = 1  # torch threads (why one: experiments/cli.py)
+    threads: int = 1  # torch threads (why one: archforge/cli/experiment.py)
 
     def check(self, path: str) -> None:
         require(self.threads >= 1, f"{path}.threads", self.threads, "an integer >= 1")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from archforge.cli import main
+from archforge.cli.experiment import run_experiment
 from archforge.errors import ConfigError
-from archforge.experiments.cli import run_experiment
 
 
 def _csv(path: Path) -> list[dict[str, str]]:

@@ -13,8 +13,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from archforge.cli.experiment import run_experiment
 from archforge.errors import ConfigError
-from archforge.experiments.cli import run_experiment
 from archforge.experiments.runner import read_curves
 
 FAST = ["trainer.limit_train_batches=2", "trainer.limit_val_batches=2"]
