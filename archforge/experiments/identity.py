@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 
 from archforge.api import build
+from archforge.checkpoint.weights import load_weights
 from archforge.errors import ConfigError
 from archforge.experiments.report import Outcome, Table, figure_axes, save_figure
 from archforge.experiments.runner import Curves, train_run, validation_logits
-from archforge.model.weights import load_weights
 from archforge.typed import require
 
 TRAINS = True

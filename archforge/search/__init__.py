@@ -7,7 +7,7 @@ callback (trial/callback.py). See
 docs/search.md.
 """
 
-from archforge.search.settings import SearchSettings, parse_settings
+from archforge.config.search_settings import SearchSettings, parse_settings
 from archforge.search.space.search_space import SearchSpace, compile_space
 
 __all__ = ["SearchSettings", "SearchSpace", "compile_space", "parse_settings"]

@@ -35,9 +35,9 @@ from omegaconf import DictConfig
 from optuna.trial import TrialState
 
 from archforge.config.run import Run, parse_run
+from archforge.config.search_settings import COST_METRICS, SearchSettings
 from archforge.errors import ConfigError, OptionError
 from archforge.search.runtime.signals import Interrupted, stop
-from archforge.search.settings import COST_METRICS, SearchSettings
 from archforge.search.space.search_space import SearchSpace, trial_config
 from archforge.search.trial.callback import TrialCallback
 from archforge.search.trial.constraints import (
