@@ -41,7 +41,7 @@ from bench_search import ROOT, run_search
 
 from archforge.search.first_winner import FirstWinnerPruner
 from archforge.search.pruners import make_pruner
-from archforge.search.study import open_storage, verdict
+from archforge.search.runtime.study import open_storage, verdict
 
 STUDY = "fashion"
 ARMS: dict[str, Any] = {

@@ -16,8 +16,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from rich.table import Table
 
-from archforge.search.settings import SearchSettings
-from archforge.search.study import verdict_counts
+from archforge.config.search_settings import SearchSettings
+from archforge.search.runtime.study import verdict_counts
 
 
 def _plots(study: optuna.Study, names: list[str]) -> dict[str, tuple[Any, Any, dict[str, Any]]]:

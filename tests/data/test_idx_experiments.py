@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sample_data import write_idx_set
 
-from archforge.experiments.cli import run_experiment
+from archforge.cli.experiment import run_experiment
 
 FAST = ["trainer.limit_train_batches=2", "trainer.limit_val_batches=2"]
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from search_helpers import HERE, load
 
 from archforge.cli import main
 from archforge.search.first_winner import FirstWinnerPruner
-from archforge.search.study import verdict, verdict_counts
+from archforge.search.runtime.study import verdict, verdict_counts
 
 SHORT = HERE / "short.yaml"
 

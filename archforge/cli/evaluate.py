@@ -8,8 +8,8 @@ training and validation (fashion_mnist, mnist); searches never read it. Results 
 printed and saved as `evaluation_<split>.json` and `confusion_<split>.png` in `output`
 (default: the run directory the checkpoint belongs to).
 
-An edge module: it uses `archforge.checkpoint`, the data package and the evaluation loop;
-nothing imports it but the command line.
+It uses `archforge.checkpoint`, the data package and `archforge.training.evaluation`;
+`archforge train test=true` (cli/train.py) reports through `report`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from archforge.checkpoint import load_network
-from archforge.command_args import parse_key_values
+from archforge.cli.command_args import parse_key_values
 from archforge.errors import ConfigError
 from archforge.model.network import Network
 
@@ -59,7 +59,7 @@ def check_fits(net: Network, data: Any) -> None:
         )
 
 
-def command(args: list[str]) -> int:
+def evaluate(args: list[str]) -> int:
     overrides = [a for a in args if a.startswith("data.")]
     opts = parse_key_values([a for a in args if a not in overrides], KEYS, "evaluate",
                             required=("checkpoint",))
@@ -80,14 +80,15 @@ def command(args: list[str]) -> int:
 def report(net: Network, data_cfg: Any, split: str, folder: Path, checkpoint: Path) -> None:
     """Evaluate `net` on `split` of the data `data_cfg` describes; print and save."""
     from archforge.data import build_datamodule
-    from archforge.training.evaluation import evaluate, save
+    from archforge.training import evaluation
 
     data = build_datamodule(data_cfg)
     check_fits(net, data)
     batches = data.test_dataloader() if split == "test" else data.val_dataloader()
-    result = evaluate(net, batches, data.class_names, split)
+    result = evaluation.evaluate(net, batches, data.class_names, split)
     print("\n".join(result.lines()))
-    written = save(result, folder, {"checkpoint": str(checkpoint), "data": data.config.name})
+    extra: dict[str, object] = {"checkpoint": str(checkpoint), "data": data.config.name}
+    written = evaluation.save(result, folder, extra)
     print("wrote " + ", ".join(str(p) for p in written))
 
 
