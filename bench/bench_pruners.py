@@ -104,9 +104,8 @@ def narrowed(folder: Path, max_width: float, max_depth: int) -> str:
     return str(path)
 
 
-def load_trials(root: Path) -> list[FrozenTrial]:
-    study = optuna.load_study(study_name=STUDY,
-                              storage=open_storage(str(root / STUDY / "journal.log")))
+def load_trials(journal: Path) -> list[FrozenTrial]:
+    study = optuna.load_study(study_name=STUDY, storage=open_storage(str(journal)))
     return sorted(study.get_trials(), key=lambda t: t.number)
 
 
@@ -122,6 +121,9 @@ def main() -> None:
     parser.add_argument("--max-depth", type=int, default=2)
     parser.add_argument("--check", default=None, help="also run this arm as a real search")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--journal", type=Path, default=None,
+                        help="replay this unpruned study's journal instead of running one "
+                        "(its finished trials, in order)")
     args = parser.parse_args()
     common = [f"search.n_trials={args.trials}", f"trainer.max_epochs={args.epochs}",
               f"search.seed={args.seed}", "search.sampler=random", "search.n_workers=1",
@@ -131,9 +133,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         space = narrowed(Path(tmp), args.max_width, args.max_depth)
         root = Path(tmp) / "none"
-        wall = run_search(root, [*common, "search.pruner=none"], space=space)
-        trials = load_trials(root)
-        out["search_wall_s"] = round(wall, 1)
+        if args.journal:
+            wall = float("nan")
+            trials = [t for t in load_trials(args.journal) if t.state.is_finished()]
+        else:
+            wall = run_search(root, [*common, "search.pruner=none"], space=space)
+            trials = load_trials(root / STUDY / "journal.log")
+            out["search_wall_s"] = round(wall, 1)
         for label, spec in ARMS.items():
             out["arms"][label] = replay(trials, spec, args.epochs)
         if args.check:
@@ -141,7 +147,8 @@ def main() -> None:
             flow = yaml.safe_dump(spec, default_flow_style=True).strip()
             real = Path(tmp) / "check"
             run_search(real, [*common, f"search.pruner={flow}"], space=space)
-            got = {t.number: verdict(t) for t in load_trials(real) if verdict(t) in
+            got = {t.number: verdict(t) for t in load_trials(real / STUDY / "journal.log")
+                   if verdict(t) in
                    ("COMPLETE", "PRUNED")}
             out["check"] = {"arm": args.check, "real": got,
                             "agrees": got == out["arms"][args.check]["verdicts"]}
