@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from archforge.errors import ConfigError
 from archforge.search.prepare import prepare, quiet
-from archforge.search.report import trials_table, write_report
+from archforge.search.report import no_completed_trial, trials_table, write_report
 from archforge.search.signals import handling, signal_name, stop
 from archforge.search.study import counted, open_storage, reap_orphans, repairs, requeue_failed
 from archforge.search.winners import export, retrain_command
@@ -89,14 +89,23 @@ def _search(args: list[str]) -> int:
         failures = workers.run(study, on_trial=update)
         update(study)
     elapsed = time.perf_counter() - t0
-    console.print(trials_table(study, s, k=5))
+    # the result on stdout (progress and log lines above went to stderr)
+    result = Console(soft_wrap=True)
+    empty = no_completed_trial(study)
+    if empty is None:
+        result.print(trials_table(study, s, k=5))
+    else:
+        result.print("\n".join(empty), markup=False, highlight=False)
     files = export(study, s, prep.base_overrides)
     after, info = _status(study)
-    console.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
+    result.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
     for f in files:
-        console.print(f"[green]{f}[/]  ({retrain_command(f)})")
-    if not files:
-        console.print("no completed trial yet: nothing exported")
+        result.print(f"[green]{f}[/]  ({retrain_command(f)})")
+    if not files and empty is not None:
+        result.print("nothing to retrain: no trial completed, so no best_run.yaml was "
+                     "written (the lines above say how the trials ended)")
+    elif not files:
+        result.print(f"nothing exported (search.export={s.export})")
     for line in failures:
         console.print(f"[red]{line}[/]; its running trial is re-queued on resume")
     if stop.requested:
@@ -145,7 +154,11 @@ def report(args: list[str]) -> int:
     console = Console(soft_wrap=True)
     out = s.study_dir / "report"
     files, skipped = write_report(study, out, [o.metric for o in s.objectives])
-    console.print(trials_table(study, s, k=10))
+    empty = no_completed_trial(study)
+    if empty is None:
+        console.print(trials_table(study, s, k=10))
+    else:
+        console.print("\n".join(empty), markup=False, highlight=False)
     console.print(f"plots: {out} ({len(files)} files)")
     for name, why in skipped.items():
         console.print(f"  skipped {name}: {why}")
