@@ -17,7 +17,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from rich.table import Table
 
-from archforge.search.settings import COST_METRICS, SearchSettings
+from archforge.config.search_settings import COST_METRICS, SearchSettings
 
 
 def _plots(study: optuna.Study, names: list[str]) -> dict[str, tuple[Any, Any, dict[str, Any]]]:
