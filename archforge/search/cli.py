@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archforge.errors import ConfigError
-from archforge.search.prepare import prepare, quiet
+from archforge.search.prepare import Prepared, prepare, quiet
 from archforge.search.report import trials_table, write_report
 from archforge.search.signals import handling, signal_name, stop
 from archforge.search.study import counted, open_storage, reap_orphans, repairs, requeue_failed
@@ -90,13 +90,9 @@ def _search(args: list[str]) -> int:
         update(study)
     elapsed = time.perf_counter() - t0
     console.print(trials_table(study, s, k=5))
-    files = export(study, s, prep.base_overrides)
     after, info = _status(study)
     console.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
-    for f in files:
-        console.print(f"[green]{f}[/]  ({retrain_command(f)})")
-    if not files:
-        console.print("no completed trial yet: nothing exported")
+    print_winners(console, study, prep)
     for line in failures:
         console.print(f"[red]{line}[/]; its running trial is re-queued on resume")
     if stop.requested:
@@ -104,6 +100,26 @@ def _search(args: list[str]) -> int:
                       "were marked failed and are re-queued when this command runs again")
         return stop.exit_code
     return 1 if failures else 0
+
+
+def print_winners(console: Console, study: optuna.Study, prep: Prepared,
+                  archforge_runs: bool = True) -> None:
+    """Export the winners (archforge's own runs) and print how to retrain them; for another
+    application's sweep, the best trial's overrides."""
+    if not archforge_runs:
+        done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+        if done and len(study.directions) == 1:
+            best = study.best_trial
+            console.print(f"best trial {best.number}: "
+                          f"{' '.join(best.user_attrs.get('overrides', []))}")
+        elif not done:
+            console.print("no completed trial yet")
+        return
+    files = export(study, prep.settings, prep.base_overrides)
+    for f in files:
+        console.print(f"[green]{f}[/]  ({retrain_command(f)})")
+    if not files:
+        console.print("no completed trial yet: nothing exported")
 
 
 class TrialLines:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from archforge.errors import ConfigError
 from archforge.training.rundir import check_run_dir
@@ -75,11 +75,20 @@ def train_task(cfg: DictConfig) -> float | None:
         cfg.run_dir = str(out)
     _lightning_logs_to_hydra()
     with ddp_relaunch_as_this_job(hydra_cfg, out):
-        result = fit(cfg)
+        result = fit(cfg, callbacks=sweep_callbacks(hydra_cfg))
     if _rank() == 0:
         print_result(result)
     acc = result.metrics.get("val/acc")
     return None if acc is None else float(acc)
+
+
+def sweep_callbacks(hydra_cfg: Any) -> list[Any]:
+    """A job launched by `hydra/sweeper=archforge` reports its epochs to its trial."""
+    if OmegaConf.select(hydra_cfg, "sweeper.job", default=None) is None:
+        return []
+    from archforge.search.job import PruningCallback
+
+    return [PruningCallback()]
 
 
 def _lightning_logs_to_hydra() -> None:
