@@ -16,6 +16,7 @@ metrics for the sweeper; in any other run it does nothing.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +69,8 @@ def job_address() -> JobAddress | None:
 
     if not HydraConfig.initialized():
         return None
-    node = OmegaConf.select(HydraConfig.get(), "sweeper.job", default=None)
+    hydra_cfg: Any = HydraConfig.get()
+    node = OmegaConf.select(hydra_cfg, "sweeper.job", default=None)
     if node is None:
         return None
     raw: Any = OmegaConf.to_container(node)
@@ -144,11 +146,15 @@ class PruningCallback(L.Callback):
         address = job_address()
         if address is None:
             return
-        if self.set_threads and address.threads:
-            import torch
+        import torch
 
+        if self.set_threads and address.threads:
             torch.set_num_threads(address.threads)
         self.inner = open_trial_callback(address)
+        if trainer.is_global_zero:
+            trial = self.inner.trial
+            trial.set_user_attr("job_pid", os.getpid())
+            trial.set_user_attr("job_threads", torch.get_num_threads())
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule,
                      exception: BaseException) -> None:

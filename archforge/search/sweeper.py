@@ -24,6 +24,7 @@ import inspect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -145,20 +146,23 @@ class SweepRunner:
         outs: dict[int, Outcome] = {}
         jobs: list[tuple[optuna.Trial, dict[str, float]]] = []
         for trial in trials:
-            checked = _guard(lambda t=trial: self.check(ctx, t), "build")  # type: ignore[misc]
+            checked = _guard(partial(self.check, ctx, trial), "build")
             if isinstance(checked, Outcome):
                 outs[trial.number] = checked
             else:
                 jobs.append((trial, checked))
         if jobs:
             storage = prep.settings.storage_url
+            # a job's folder is named by its trial (<sweep dir>/<trial number>): a resumed
+            # sweep in the same folder never reuses an earlier job's
             batch = [[*prep.base_overrides, *t.user_attrs["overrides"],
-                      JobAddress(storage, t.study.study_name, t.number, threads).override()]
+                      JobAddress(storage, t.study.study_name, t.number, threads).override(),
+                      f"hydra.sweep.subdir={t.number}"]
                      for t, _ in jobs]
             returns, error = self.launch(batch)
             for (trial, costs), ret in zip(jobs, returns, strict=True):
-                outs[trial.number] = _guard(  # type: ignore[misc]
-                    lambda t=trial, c=costs, r=ret: job_outcome(ctx, t, c, r, error), "score")
+                outs[trial.number] = _guard(partial(job_outcome, ctx, trial, costs, ret, error),
+                                            "score")
         return [outs[t.number] for t in trials]
 
     def check(self, ctx: Context, trial: optuna.Trial) -> dict[str, float] | Outcome:
@@ -251,7 +255,7 @@ def prepare_app(config: DictConfig, search: Any, arguments: Sequence[str]) -> Pr
     settings = parse_settings({"search": raw})
     if objectives is not None:
         settings.objectives = app_objectives(objectives)
-    cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+    cfg = OmegaConf.masked_copy(config, [str(k) for k in config if k != "hydra"])
     try:
         base: Any = OmegaConf.to_container(cfg, resolve=True)
     except Exception:  # an interpolation only the job can resolve (${hydra:runtime...})
