@@ -44,18 +44,12 @@ from archforge.search.objective import Outcome, objective
 from archforge.search.prepare import Prepared, prepare, quiet
 from archforge.search.signals import Interrupted, handling, install, signal_name, stop
 from archforge.search.study import HOST, counted, reap_orphans, requeue_failed
+from archforge.training.threads import cores
 
 Progress = Callable[[optuna.Study], None]
 # Evaluates a batch of asked trials, one Outcome each, in order: in this process (the
 # objective) or as Hydra jobs through a launcher (the sweeper, sweeper.py).
 Evaluate = Callable[[list[optuna.Trial]], list[Outcome]]
-
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def threads_per_worker(n_workers: int, explicit: int | None = None) -> int:

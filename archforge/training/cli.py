@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from archforge.errors import ConfigError
 from archforge.training.rundir import check_run_dir
+from archforge.training.threads import SharedCores, ThreadShare, choose_threads
 
 if TYPE_CHECKING:
     from archforge.training.fit import TrainResult
@@ -74,8 +75,10 @@ def train_task(cfg: DictConfig) -> float | None:
     with open_dict(cfg):
         cfg.run_dir = str(out)
     _lightning_logs_to_hydra()
-    with ddp_relaunch_as_this_job(hydra_cfg, out):
-        result = fit(cfg, callbacks=sweep_callbacks(hydra_cfg))
+    sweep = sweep_callbacks(hydra_cfg)
+    with ddp_relaunch_as_this_job(hydra_cfg, out), SharedCores() as shared:
+        result = fit(cfg, callbacks=[*sweep, *use_threads(cfg.get("threads"), hydra_cfg,
+                                                          shared)])
     if _rank() == 0:
         print_result(result)
     acc = result.metrics.get("val/acc")
@@ -88,7 +91,21 @@ def sweep_callbacks(hydra_cfg: Any) -> list[Any]:
         return []
     from archforge.search.job import PruningCallback
 
-    return [PruningCallback()]
+    return [PruningCallback(set_threads=False)]  # use_threads below sets them
+
+
+def use_threads(explicit: int | None, hydra_cfg: Any, shared: SharedCores) -> list[Any]:
+    """Set this run's torch threads (training/threads.py): `threads=N`, else the share the
+    archforge sweeper gave its job, else chosen; a chosen count is re-divided each epoch."""
+    import torch
+
+    given = explicit or OmegaConf.select(hydra_cfg, "sweeper.job.threads", default=None)
+    if given:
+        torch.set_num_threads(int(given))
+        return []
+    chosen = choose_threads(shared)
+    torch.set_num_threads(chosen)
+    return [ThreadShare(shared, chosen)]
 
 
 def _lightning_logs_to_hydra() -> None:
