@@ -29,6 +29,7 @@ class DigitsMLP(L.LightningModule):
     def __init__(self, hidden: int, lr: float, momentum: float) -> None:
         super().__init__()
         self.save_hyperparameters()
+        self.lr, self.momentum = lr, momentum
         self.net = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -47,8 +48,7 @@ class DigitsMLP(L.LightningModule):
         self.log("val/acc", (logits.argmax(1) == y).float().mean())
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr,
-                               momentum=self.hparams.momentum)
+        return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum)
 
 
 def loaders(batch_size: int, n_val: int) -> tuple[DataLoader, DataLoader]:

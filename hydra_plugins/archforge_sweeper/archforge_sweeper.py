@@ -2,9 +2,10 @@
 
 Only Hydra is imported here: Hydra imports every module under `hydra_plugins` at start-up,
 for every command, so the search machinery (Optuna, torch) loads only when a sweep starts.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: Hydra's scan runs this module before it is in
+`sys.modules`, where `dataclass` cannot resolve string annotations.
+"""
 
 from dataclasses import dataclass
 from typing import Any
