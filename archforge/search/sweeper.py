@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -131,7 +132,8 @@ class SweepRunner:
             lines = TrialLines(study)
             print(f"archforge sweeper: study {s.study_name} in {s.storage_url}, "
                   f"{len(prep.space.params)} parameters, {s.n_trials} trials, "
-                  f"{s.n_workers} job(s) per batch x {threads or 'default'} threads", flush=True)
+                  f"{s.n_workers} job(s) per batch x {threads or 'default'} threads",
+                  file=sys.stderr, flush=True)
             run_loop(prep, study, batch=s.n_workers, on_trial=lines.print_new,
                      evaluate=lambda trials: self.evaluate(prep, ctx, trials, threads))
         self.finish(prep, study)
