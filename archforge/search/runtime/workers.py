@@ -40,10 +40,10 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from archforge.search.objective import Outcome, objective
-from archforge.search.prepare import Prepared, prepare, quiet
-from archforge.search.signals import Interrupted, handling, install, signal_name, stop
-from archforge.search.study import HOST, counted, reap_orphans, requeue_failed
+from archforge.search.runtime.prepare import Prepared, prepare, quiet
+from archforge.search.runtime.signals import Interrupted, handling, install, signal_name, stop
+from archforge.search.runtime.study import HOST, counted, reap_orphans, requeue_failed
+from archforge.search.trial.objective import Outcome, objective
 from archforge.training.threads import cores
 
 Progress = Callable[[optuna.Study], None]

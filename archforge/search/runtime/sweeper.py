@@ -35,9 +35,15 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
+from archforge.config.search_settings import COST_METRICS, DIRECTIONS, Objective, parse_settings
 from archforge.errors import ConfigError
-from archforge.search.job import JOB_DIR, JOB_METRICS, JOB_SETTINGS, JobAddress, job_settings
-from archforge.search.objective import (
+from archforge.search.runtime.prepare import Prepared, prepare, quiet
+from archforge.search.runtime.signals import Interrupted, handling, stop
+from archforge.search.runtime.study import is_journal_path, reap_orphans, requeue_failed
+from archforge.search.runtime.workers import run_loop, threads_per_worker
+from archforge.search.space.search_space import compile_space
+from archforge.search.trial.job import JOB_DIR, JOB_METRICS, JOB_SETTINGS, JobAddress, job_settings
+from archforge.search.trial.objective import (
     Context,
     Outcome,
     _first_line,
@@ -47,12 +53,6 @@ from archforge.search.objective import (
     score,
     stored_attrs,
 )
-from archforge.search.prepare import Prepared, prepare, quiet
-from archforge.search.settings import COST_METRICS, DIRECTIONS, Objective, parse_settings
-from archforge.search.signals import Interrupted, handling, stop
-from archforge.search.space import compile_space
-from archforge.search.study import is_journal_path, reap_orphans, requeue_failed
-from archforge.search.workers import run_loop, threads_per_worker
 
 # Launchers that run a batch's jobs at once on this machine (they share its cores).
 PARALLEL_LOCAL = ("LocalLauncher", "JoblibLauncher")
@@ -67,7 +67,7 @@ class JobResult:
 
 
 def is_archforge_train(task_function: TaskFunction) -> bool:
-    from archforge.training.cli import train_task
+    from archforge.cli.train import train_task
 
     return inspect.unwrap(task_function) is train_task
 
@@ -117,7 +117,7 @@ class SweepRunner:
         if is_journal_path(s.storage_url):  # jobs may run elsewhere (SLURM): absolute path
             s.storage = str(Path(s.storage_url.removeprefix("journal:")).expanduser()
                             .resolve())
-        from archforge.search.cli import TrialLines
+        from archforge.cli.search import TrialLines
 
         with handling():
             study = prep.study(0)
@@ -197,7 +197,7 @@ class SweepRunner:
     def finish(self, prep: Prepared, study: optuna.Study) -> None:
         from rich.console import Console
 
-        from archforge.search.cli import print_winners
+        from archforge.cli.search import print_winners
         from archforge.search.report import trials_table
 
         console = Console(soft_wrap=True)

@@ -1,6 +1,6 @@
 """`archforge train | predict | export`: Hydra-style `key=value` overrides in, one result out.
 
-`train` is a Hydra application (archforge/app.py): `train_task` runs once per Hydra job.
+`train` is a Hydra application (archforge/cli/hydra_app.py): `train_task` runs once per Hydra job.
 
 User errors (ConfigError, CheckpointError) propagate to archforge.cli, which prints them as
 one line and exits with status 2.
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 def train(args: list[str]) -> int:
     """archforge train [overrides] [Hydra flags]: Hydra runs `train_task` once per job."""
-    from archforge.app import run
+    from archforge.cli.hydra_app import run
 
     return run("train", args)
 
@@ -44,12 +44,13 @@ def before_hydra(parsed: argparse.Namespace) -> None:
     keys = [item.partition("=")[0] for item in parsed.overrides]
     target = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
     given = [i.partition("=")[2] for i in parsed.overrides if i.partition("=")[0] == "run_dir"]
+    user_overrides = list(parsed.overrides)  # errors name the key the user typed
     if given and given[-1] not in ("", "null") and target not in keys and "," not in given[-1]:
         parsed.overrides.append(f"{target}={given[-1]}")
     if _rank() != 0 or parsed.multirun or parsed.cfg or parsed.help or parsed.info:
         return
     chosen = overwrite = None
-    for item in parsed.overrides:
+    for item in user_overrides:
         key, _, value = item.partition("=")
         if key in ("run_dir", "hydra.run.dir") and value not in ("", "null"):
             chosen = (key, value.strip("'\""))
@@ -61,6 +62,7 @@ def before_hydra(parsed: argparse.Namespace) -> None:
 
 def train_task(cfg: DictConfig) -> float | None:
     """One Hydra job: the run directory is Hydra's output directory."""
+    from archforge.config.run import parse_run
     from archforge.training.fit import train as fit
 
     hydra_cfg = HydraConfig.get()
@@ -75,10 +77,13 @@ def train_task(cfg: DictConfig) -> float | None:
     with open_dict(cfg):
         cfg.run_dir = str(out)
     _lightning_logs_to_hydra()
+    run = parse_run(cfg)
+    if _rank() == 0:
+        for line in run.notes:  # what was read from the data (an image folder's size)
+            print(line, file=sys.stderr, flush=True)
     sweep = sweep_callbacks(hydra_cfg)
     with ddp_relaunch_as_this_job(hydra_cfg, out), SharedCores() as shared:
-        result = fit(cfg, callbacks=[*sweep, *use_threads(cfg.get("threads"), hydra_cfg,
-                                                          shared)])
+        result = fit(run, callbacks=[*sweep, *use_threads(run.keys.threads, hydra_cfg, shared)])
     if _rank() == 0:
         print_result(result)
     acc = result.metrics.get("val/acc")
@@ -89,7 +94,7 @@ def sweep_callbacks(hydra_cfg: Any) -> list[Any]:
     """A job launched by `hydra/sweeper=archforge` reports its epochs to its trial."""
     if OmegaConf.select(hydra_cfg, "sweeper.job", default=None) is None:
         return []
-    from archforge.search.job import PruningCallback
+    from archforge.search.trial.job import PruningCallback
 
     return [PruningCallback(set_threads=False)]  # use_threads below sets them
 

@@ -24,14 +24,14 @@ import lightning as L
 import optuna
 from omegaconf import OmegaConf
 
-from archforge.app import register_sweeper
+from archforge.cli.hydra_app import register_sweeper
+from archforge.config.search_settings import COST_METRICS, SearchSettings
 from archforge.errors import ConfigError
-from archforge.search.callback import TrialCallback
-from archforge.search.mo_pruning import CurveMedianRule
 from archforge.search.pruners import make_pruner
-from archforge.search.settings import COST_METRICS, SearchSettings
-from archforge.search.space import format_value
-from archforge.search.study import open_storage
+from archforge.search.runtime.study import open_storage
+from archforge.search.space.search_space import format_value
+from archforge.search.trial.callback import TrialCallback
+from archforge.search.trial.mo_pruning import CurveMedianRule
 
 register_sweeper()  # an application that imports the callback can use hydra/sweeper=archforge
 
