@@ -124,6 +124,17 @@ def check_primary_config(config_dir: str | None, name: str) -> None:
     raise ConfigError("--config-name", message)
 
 
+def register_sweeper() -> None:
+    """Make `hydra/sweeper=archforge` known to Hydra. Hydra finds plugins by listing the
+    `hydra_plugins` namespace package, which sees an installed wheel's folder but not the
+    import hook of an editable install (`pip install -e .`); importing the module registers
+    its config and class either way."""
+    from hydra.core.plugins import Plugins
+
+    plugin = importlib.import_module("hydra_plugins.archforge_sweeper.archforge_sweeper")
+    Plugins.instance().register(plugin.ArchforgeSweeper)
+
+
 def run(command: str, args: list[str]) -> int:
     """Run `command` as a Hydra app with `args` (overrides and Hydra's flags, in any order)."""
     app = APPS[command]
@@ -151,6 +162,7 @@ def run(command: str, args: list[str]) -> int:
 
     if parsed.config_name and not parsed.config_path:
         check_primary_config(parsed.config_dir, parsed.config_name)
+    register_sweeper()
     before = getattr(importlib.import_module(module), "before_hydra", None)
     if callable(before):
         before(parsed)
