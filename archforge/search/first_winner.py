@@ -25,3 +25,11 @@ class FirstWinnerPruner(optuna.pruners.BasePruner):
             return verdict
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         return len(done) >= self.min_completed
+
+
+def with_first_winner(pruner: optuna.pruners.BasePruner | None,
+                      min_completed: int) -> optuna.pruners.BasePruner | None:
+    """`pruner` wrapped when `min_completed` > 0 (`search.min_completed`), else as it is."""
+    if pruner is None or min_completed <= 0:
+        return pruner
+    return FirstWinnerPruner(pruner, min_completed)

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from archforge.config.compose import compose, to_plain
 from archforge.config.search_settings import COST_METRICS, SearchSettings, parse_settings
 from archforge.errors import ConfigError
-from archforge.search.first_winner import FirstWinnerPruner
+from archforge.search.first_winner import with_first_winner
 from archforge.search.pruners import make_pruner
 from archforge.search.runtime.study import open_storage, open_study
 from archforge.search.samplers import make_sampler
@@ -58,8 +58,7 @@ class Prepared:
                                s.allowed_targets)
         pruner = (None if s.multi_objective
                   else make_pruner(s.pruner, self.max_epochs(), s.allowed_targets))
-        if pruner is not None and s.min_completed > 0:
-            pruner = FirstWinnerPruner(pruner, s.min_completed)
+        pruner = with_first_winner(pruner, s.min_completed)
         return open_study(s, self.base, self.space.spec(), sampler, pruner)
 
 

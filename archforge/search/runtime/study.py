@@ -120,9 +120,9 @@ def fingerprint(base: dict[str, Any], space: dict[str, Any], settings: SearchSet
 VOLATILE_SEARCH_KEYS = {
     "study_name", "storage", "root", "n_trials", "n_workers", "timeout", "progress", "threads",
     "heartbeat_interval", "heartbeat_grace", "export", "max_retries", "sampler", "pruner",
-    "seed", "checkpoints", "allowed_targets", "start_method",
+    "seed", "checkpoints", "allowed_targets", "start_method", "min_completed",
 }
-VOLATILE_KEYS = {"run_dir", "progress"}
+VOLATILE_KEYS = {"run_dir", "progress", "test"}
 
 
 def _comparable(base: dict[str, Any], space: dict[str, Any],
