@@ -137,8 +137,9 @@ def report(args: list[str]) -> int:
     quiet()
     prep = prepare(args)
     s = prep.settings
+    storage = open_storage(s.storage_url, read_only=True)  # a report never writes to it
     try:
-        study = optuna.load_study(study_name=s.study_name, storage=open_storage(s.storage_url))
+        study = optuna.load_study(study_name=s.study_name, storage=storage)
     except KeyError as exc:
         raise ConfigError("search.study_name", f"no study {s.study_name!r} in "
                           f"{s.storage_url}; run archforge search first") from exc
