@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from archforge.config.compose import compose, to_plain
 from archforge.errors import ConfigError
+from archforge.search.allow_list import trusted_targets
 from archforge.search.mo_pruning import CurveMedianRule
 from archforge.search.objective import Context
 from archforge.search.pruners import make_pruner
@@ -81,6 +82,7 @@ def prepare(args: Sequence[str]) -> Prepared:
         base_overrides = [*settings.overrides, *args]
         cfg = compose(base_overrides, "config")
         settings = parse_settings(cfg)
+    settings.allowed_targets = trusted_targets(settings.allowed_targets, args)
     base = to_plain(cfg, "config")
     space = compile_space(settings.space, base)
     return Prepared(settings, cfg, base_overrides, space, base)
