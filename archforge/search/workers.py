@@ -22,7 +22,8 @@ spawned: a fresh interpreter that imports torch and Lightning and composes the c
 Stopping (signals.py): on SIGINT/SIGTERM, wherever it lands, every worker records its running
 trial FAIL with `retry` (re-queued on resume) and takes no new one; the parent waits for the
 children up to `search.heartbeat_grace` seconds, then ends those left (their trials are
-then orphans, re-queued on resume just the same).
+then orphans, re-queued on resume just the same). A child whose parent dies (even by
+SIGKILL) stops the same way (parent_watch.py).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import optuna
 from optuna.trial import TrialState
 
 from archforge.search.objective import Outcome, objective
+from archforge.search.parent_watch import parent_alive, watch_parent
 from archforge.search.prepare import Prepared, prepare, quiet
 from archforge.search.signals import Interrupted, handling, install, signal_name, stop
 from archforge.search.study import HOST, counted, reap_orphans, requeue_failed
@@ -202,8 +204,10 @@ def _worker_main(prep: Prepared | Sequence[str], worker: int, threads: int,
     overrides (and prepare them again)."""
     import torch
 
+    grace = prep.settings.heartbeat_grace if isinstance(prep, Prepared) else 60.0
     # a signal reaching this worker alone goes to the parent, which passes it to the others
-    with handling(peers=lambda: [parent]):
+    with handling(peers=lambda: [parent] if parent_alive(parent) else []):
+        watch_parent(parent, grace)  # a worker never outlives the search's process
         torch.set_num_threads(threads)
         quiet()
         if not isinstance(prep, Prepared):
