@@ -16,6 +16,7 @@ from archforge.errors import ConfigError
 from archforge.search.prepare import prepare, quiet
 from archforge.search.report import trials_table, write_report
 from archforge.search.signals import handling, signal_name, stop
+from archforge.search.storage_errors import failure_line
 from archforge.search.study import counted, open_storage, reap_orphans, repairs, requeue_failed
 from archforge.search.winners import export, retrain_command
 from archforge.search.workers import Workers
@@ -40,10 +41,11 @@ def search(args: list[str]) -> int:
     with handling():
         try:
             return _search(args)
-        except OSError as exc:  # the storage or an output file cannot be written (full disk)
-            print(f"archforge search: {type(exc).__name__}: {exc}. Every finished trial is kept "
-                  "in the study; a trial that was running is re-queued when this command runs "
-                  "again (after freeing space).", file=sys.stderr)
+        except Exception as exc:  # a database outage, a full disk: one line, no traceback
+            line = failure_line(exc, "archforge search")
+            if line is None:
+                raise
+            print(line, file=sys.stderr)
             return 1
 
 

@@ -180,8 +180,10 @@ class SafeJournalFileBackend(JournalFileBackend):
                             raise OSError(errno.EIO, f"short write to {self.path}")
                         view = view[written:]
                     os.fsync(f.fileno())
-                except OSError:
+                except OSError as exc:
                     f.truncate(end)  # as it was: the failure costs one operation, not the file
+                    if exc.filename is None:  # a full disk names the file it could not grow
+                        raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
                     raise
 
     def _clean_end(self) -> int:

@@ -42,6 +42,7 @@ from archforge.search.mo_pruning import CurveMedianRule
 from archforge.search.settings import COST_METRICS, SearchSettings
 from archforge.search.signals import Interrupted, stop
 from archforge.search.space import SearchSpace, trial_config
+from archforge.search.storage_errors import is_storage_failure
 
 
 @dataclass
@@ -127,6 +128,8 @@ def _guard(step: Callable[[], Any], stage: str) -> Any:
         # record a good candidate as invalid.
         if stop.requested:
             raise Interrupted(stop.signum or 2) from exc
+        if is_storage_failure(exc):  # not the candidate's doing: the search stops
+            raise
         if isinstance(exc, SystemExit):
             return failed(exc, stage, f"exited (SystemExit {exc.code})")
         if isinstance(exc, INVALID) and stage == "build":  # the candidate's own values

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import json
 import os
 import random
@@ -122,9 +123,22 @@ def _sqlite_exists(url: str) -> None:
                           "first (or name the study's search.storage)")
 
 
+def driver_url(url: str) -> str:
+    """`postgresql://` (and `postgres://`) with the driver that is installed: SQLAlchemy 2.1
+    reads a bare `postgresql://` as psycopg 3, while the `[postgres]` extra installs
+    psycopg2. A URL naming its driver (`postgresql+psycopg://`) is kept as written."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres"):
+        return url
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
+        return f"postgresql+psycopg2://{rest}"
+    return f"postgresql://{rest}"
+
+
 def _rdb(url: str, attempts: int = 5) -> BaseStorage:
     """RDBStorage, retrying a lost race: two processes creating the schema of an empty
     database at once make one of them fail with a duplicate-key error."""
+    url = driver_url(url)
     for attempt in range(attempts):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})

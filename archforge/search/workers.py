@@ -45,6 +45,7 @@ from archforge.search.objective import Outcome, objective
 from archforge.search.parent_watch import parent_alive, watch_parent
 from archforge.search.prepare import Prepared, prepare, quiet
 from archforge.search.signals import Interrupted, handling, install, signal_name, stop
+from archforge.search.storage_errors import failure_line
 from archforge.search.study import HOST, counted, reap_orphans, requeue_failed
 
 Progress = Callable[[optuna.Study], None]
@@ -210,9 +211,16 @@ def _worker_main(prep: Prepared | Sequence[str], worker: int, threads: int,
         watch_parent(parent, grace)  # a worker never outlives the search's process
         torch.set_num_threads(threads)
         quiet()
-        if not isinstance(prep, Prepared):
-            prep = prepare(prep)
-        run_loop(prep, prep.study(worker), worker)
+        try:
+            if not isinstance(prep, Prepared):
+                prep = prepare(prep)
+            run_loop(prep, prep.study(worker), worker)
+        except Exception as exc:  # a database outage, a full disk: one line, no traceback
+            line = failure_line(exc, f"archforge search worker {worker}")
+            if line is None:
+                raise
+            print(line, file=sys.stderr, flush=True)
+            sys.exit(1)
     sys.exit(stop.exit_code if stop.requested else 0)
 
 

@@ -133,7 +133,9 @@ def test_a_full_disk_stops_the_search_cleanly_and_the_resume_finishes(
     monkeypatch.setattr(journal_module.os, "fsync", fills_up)
     study_module._storages.clear()
     assert search(tiny_args(root, "search.n_trials=4")) == 1
-    assert "OSError: [Errno 28] No space left on device" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"No space left on device: {root / 'tiny' / 'journal.log'}; the study is intact " \
+           "and resumable" in err and "Traceback" not in err
     monkeypatch.setattr(journal_module.os, "fsync", real_fsync)
     data = (root / "tiny" / "journal.log").read_bytes()
     assert data.startswith(journal) and data.endswith(b"\n")
