@@ -25,7 +25,13 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from archforge.config.compose import conf_dir, explain, nesting_guard, schema_overrides
+from archforge.config.compose import (
+    check_group_values,
+    conf_dir,
+    explain,
+    nesting_guard,
+    schema_overrides,
+)
 from archforge.config.file_source import absolute_file_overrides
 from archforge.config.sweep_size import check_sweep_size
 from archforge.errors import CheckpointError, ConfigError
@@ -112,6 +118,7 @@ def run(command: str, args: list[str]) -> int:
     parsed = parser.parse_intermixed_args(args)
     if parsed.multirun:  # before anything is imported or expanded
         check_sweep_size(parsed.overrides)
+    check_group_values(parsed.overrides)
     parsed.overrides = [f"hydra.job.name={command}", *app.hydra,
                         *schema_overrides(absolute_file_overrides(parsed.overrides))]
     module, _, attr = app.task.partition(":")

@@ -68,6 +68,9 @@ class DataConfig:
         require(self.image_size >= 1, f"{path}.image_size", self.image_size, "at least 1")
         require(self.batch_size >= 1, f"{path}.batch_size", self.batch_size, "at least 1")
         require(self.num_workers >= 0, f"{path}.num_workers", self.num_workers, ">= 0")
+        require(0 <= self.seed < 2**32, f"{path}.seed", self.seed, "an integer in [0, 2**32)")
+        require(self.augment.crop_padding <= self.image_size, f"{path}.augment.crop_padding",
+                self.augment.crop_padding, f"0..data.image_size ({self.image_size}) pixels")
         require(
             self.in_memory_max_mb >= 0, f"{path}.in_memory_max_mb", self.in_memory_max_mb, ">= 0"
         )
