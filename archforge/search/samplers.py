@@ -15,7 +15,7 @@ from typing import Any
 import optuna
 
 from archforge.errors import ConfigError, describe_choices
-from archforge.search.space import SearchSpace
+from archforge.search.space.search_space import SearchSpace
 from archforge.search.target import instantiate_target, locate
 
 SAMPLERS: dict[str, type[optuna.samplers.BaseSampler]] = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archforge.app import run
+from archforge.cli.hydra_app import run
 from archforge.config.compose import compose
 from archforge.errors import ConfigError
 

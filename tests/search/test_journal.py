@@ -13,12 +13,12 @@ import pytest
 from optuna.trial import TrialState
 from search_helpers import assert_accounted, load, tiny_args
 
+from archforge.cli.search import report, search
 from archforge.errors import ConfigError
-from archforge.search import journal as journal_module
-from archforge.search import objective as objective_module
-from archforge.search import study as study_module
-from archforge.search.cli import report, search
-from archforge.search.journal import SafeJournalFileBackend, repair, scan
+from archforge.search.runtime import journal as journal_module
+from archforge.search.runtime import study as study_module
+from archforge.search.runtime.journal import SafeJournalFileBackend, repair, scan
+from archforge.search.trial import objective as objective_module
 
 
 def _fake_train(cfg: Any, *, callbacks: Any, run_dir: Path, **kwargs: Any) -> Any:

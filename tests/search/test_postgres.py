@@ -26,9 +26,9 @@ import pytest
 from optuna.trial import TrialState
 from search_helpers import assert_accounted, cli, load, tiny_args
 
-from archforge.search import objective as objective_module
-from archforge.search import study as study_module
-from archforge.search.cli import search
+from archforge.cli.search import search
+from archforge.search.runtime import study as study_module
+from archforge.search.trial import objective as objective_module
 
 
 def _bindir() -> Path | None:

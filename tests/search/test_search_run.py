@@ -12,10 +12,10 @@ from optuna.trial import TrialState
 from search_helpers import load, tiny_args
 
 import archforge
+from archforge.cli.search import report, search
 from archforge.config.compose import compose
-from archforge.search import objective as objective_module
-from archforge.search.cli import report, search
-from archforge.search.study import counted
+from archforge.search.runtime.study import counted
+from archforge.search.trial import objective as objective_module
 
 
 @pytest.mark.slow

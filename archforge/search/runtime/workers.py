@@ -41,12 +41,12 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from archforge.search.objective import Outcome, objective
-from archforge.search.parent_watch import parent_alive, watch_parent
-from archforge.search.prepare import Prepared, prepare, quiet
-from archforge.search.signals import Interrupted, handling, install, signal_name, stop
-from archforge.search.storage_errors import failure_line
-from archforge.search.study import HOST, counted, reap_orphans, requeue_failed
+from archforge.search.runtime.parent_watch import parent_alive, watch_parent
+from archforge.search.runtime.prepare import Prepared, prepare, quiet
+from archforge.search.runtime.signals import Interrupted, handling, install, signal_name, stop
+from archforge.search.runtime.storage_errors import failure_line
+from archforge.search.runtime.study import HOST, counted, reap_orphans, requeue_failed
+from archforge.search.trial.objective import Outcome, objective
 
 Progress = Callable[[optuna.Study], None]
 

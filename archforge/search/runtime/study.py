@@ -32,16 +32,16 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from archforge.config.search_settings import SearchSettings, short_hash
 from archforge.errors import ConfigError
-from archforge.search.journal import (
+from archforge.search.runtime.journal import (
     ReadOnlyJournalFileBackend,
     Repaired,
     SafeJournalFileBackend,
     check_journal,
     repair,
 )
-from archforge.search.optuna_private import set_attr_of
-from archforge.search.settings import SearchSettings, short_hash
+from archforge.search.runtime.optuna_private import set_attr_of
 
 FINGERPRINT = "archforge:fingerprint"
 BASE_CONFIG = "archforge:base_config"

@@ -15,15 +15,15 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from archforge.config.compose import compose, to_plain
+from archforge.config.search_settings import COST_METRICS, SearchSettings, parse_settings
 from archforge.errors import ConfigError
 from archforge.search.allow_list import trusted_targets
-from archforge.search.mo_pruning import CurveMedianRule
-from archforge.search.objective import Context
 from archforge.search.pruners import make_pruner
+from archforge.search.runtime.study import open_storage, open_study
 from archforge.search.samplers import make_sampler
-from archforge.search.settings import COST_METRICS, SearchSettings, parse_settings
-from archforge.search.space import SearchSpace, compile_space
-from archforge.search.study import open_storage, open_study
+from archforge.search.space.search_space import SearchSpace, compile_space
+from archforge.search.trial.mo_pruning import CurveMedianRule
+from archforge.search.trial.objective import Context
 
 
 @dataclass

@@ -35,14 +35,19 @@ from omegaconf import DictConfig
 from optuna.trial import TrialState
 
 from archforge.config.run import Run, parse_run
+from archforge.config.search_settings import COST_METRICS, SearchSettings
 from archforge.errors import ConfigError, OptionError
-from archforge.search.callback import TrialCallback
-from archforge.search.constraints import costs, latency_violation, measure_latency_ms, violation
-from archforge.search.mo_pruning import CurveMedianRule
-from archforge.search.settings import COST_METRICS, SearchSettings
-from archforge.search.signals import Interrupted, stop
-from archforge.search.space import SearchSpace, trial_config
-from archforge.search.storage_errors import is_storage_failure
+from archforge.search.runtime.signals import Interrupted, stop
+from archforge.search.runtime.storage_errors import is_storage_failure
+from archforge.search.space.search_space import SearchSpace, trial_config
+from archforge.search.trial.callback import TrialCallback
+from archforge.search.trial.constraints import (
+    costs,
+    latency_violation,
+    measure_latency_ms,
+    violation,
+)
+from archforge.search.trial.mo_pruning import CurveMedianRule
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """`archforge train | predict | export`: Hydra-style `key=value` overrides in, one result out.
 
-`train` is a Hydra application (archforge/app.py): `train_task` runs once per Hydra job.
+`train` is a Hydra application (archforge/cli/hydra_app.py): `train_task` runs once per Hydra job.
 
 User errors (ConfigError, CheckpointError) propagate to archforge.cli, which prints them as
 one line and exits with status 2.
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 def train(args: list[str]) -> int:
     """archforge train [overrides] [Hydra flags]: Hydra runs `train_task` once per job."""
-    from archforge.app import run
+    from archforge.cli.hydra_app import run
 
     return run("train", args)
 
@@ -48,13 +48,14 @@ def before_hydra(parsed: argparse.Namespace) -> None:
                               "name a folder (or leave it out)")
     target = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
     given = [i.partition("=")[2] for i in parsed.overrides if i.partition("=")[0] == "run_dir"]
+    user_overrides = list(parsed.overrides)  # errors name the key the user typed
     if given and given[-1] not in ("", "null") and target not in keys and "," not in given[-1]:
         parsed.overrides.append(f"{target}={given[-1]}")
     _add_run_dir_key(parsed)
     if _rank() != 0 or parsed.multirun or parsed.cfg or parsed.help or parsed.info:
         return
     chosen = overwrite = None
-    for item in parsed.overrides:
+    for item in user_overrides:
         key, _, value = item.partition("=")
         key = key.removeprefix("++")
         if chosen is not None and chosen[0] == "run_dir" and key == "hydra.run.dir":
@@ -76,6 +77,7 @@ def _add_run_dir_key(parsed: argparse.Namespace) -> None:
 
 def train_task(cfg: DictConfig) -> float | None:
     """One Hydra job: the run directory is Hydra's output directory."""
+    from archforge.config.run import parse_run
     from archforge.training.fit import train as fit
 
     hydra_cfg = HydraConfig.get()
@@ -90,8 +92,12 @@ def train_task(cfg: DictConfig) -> float | None:
     with open_dict(cfg):
         cfg.run_dir = str(out)
     _lightning_logs_to_hydra()
+    run = parse_run(cfg)
+    if _rank() == 0:
+        for line in run.notes:  # what was read from the data (an image folder's size)
+            print(line, file=sys.stderr, flush=True)
     with ddp_relaunch_as_this_job(hydra_cfg, out):
-        result = fit(cfg)
+        result = fit(run)
     if _rank() == 0:
         print_result(result)
     acc = result.metrics.get("val/acc")
