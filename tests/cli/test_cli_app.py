@@ -113,3 +113,15 @@ def test_search_file_is_a_group_option(tmp_path: Path) -> None:
                                                       "study_name: mine"))
     cfg = compose(["search=space.yaml"])
     assert cfg.search.study_name == "mine" and cfg.model.name == "resnet20"
+
+
+def test_run_dir_works_with_a_primary_config_without_the_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "best_run.yaml").write_text(yaml.safe_dump(  # as a search exports it
+        {"seed": 3, "model": {"name": "resnet20"}}))
+    out = tmp_path / "retrain"
+    assert main(["train", "-cd", str(tmp_path), "-cn", "best_run", f"run_dir={out}",
+                 "--cfg", "job"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["run_dir"] == str(out)
+    assert main(["train", "hydra.run.dir=''"]) == 2
+    assert "hydra.run.dir: empty" in capsys.readouterr().err
