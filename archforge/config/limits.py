@@ -20,6 +20,7 @@ class ConfigLimits:
     max_yaml_nodes: int = 100_000  # values in one YAML file, every alias expanded
     max_yaml_depth: int = 64  # levels of nested mappings/lists in one YAML file
     max_sweep_jobs: int = 10_000  # jobs of one `-m` sweep
+    max_data_mb: int = 65_536  # a generated data set (data=synthetic), decoded
 
 
 def config_limits() -> ConfigLimits:

@@ -30,6 +30,7 @@ from archforge.data.transforms import (
     build_augment,
     to_unit_float,
 )
+from archforge.errors import ConfigError
 from archforge.typed import from_mapping, require
 
 HPARAMS_KEY = "archforge_data"  # the data module's one entry in Lightning's hparams
@@ -171,7 +172,18 @@ class ImageDataModule(L.LightningDataModule):
     # -- Lightning hooks ----------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None or self.val_set is None:
-            self.train_set, self.val_set = self.build_datasets()
+            try:
+                self.train_set, self.val_set = self.build_datasets()
+            except (MemoryError, RuntimeError) as exc:
+                if not isinstance(exc, MemoryError) and "allocate" not in str(exc):
+                    raise
+                # `data.image_size=2048` on digits asks for 30 GB: a bad value, not a crash
+                size = self.config.image_size
+                count = getattr(self.config, "num_samples", None)  # a kind that has the key
+                key, value = ("data.num_samples", count) if count else ("data.image_size", size)
+                raise ConfigError(key, f"got {value}: the data set does not fit in memory at "
+                                  f"{size}x{size} pixels ({str(exc).splitlines()[0][:160]}); "
+                                  "use a smaller data.image_size or fewer samples") from exc
 
     def train_dataloader(self) -> DataLoader[Any] | InMemoryLoader:
         self.setup("fit")

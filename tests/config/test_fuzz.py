@@ -149,3 +149,9 @@ def test_a_gpu_accelerator_without_a_gpu_is_named() -> None:
     with pytest.raises(ConfigError) as info:
         parse_run(compose([*BASE, "trainer.accelerator=gpu"]))
     assert info.value.path == "trainer.accelerator"
+
+
+def test_a_data_set_too_big_for_memory_is_named() -> None:
+    with pytest.raises(ConfigError) as info:  # 300 GB of images: refused before generating
+        parse_run(compose([*BASE, "data=synthetic", "data.num_samples=100000000"]))
+    assert info.value.path == "data.num_samples" and "ARCHFORGE_MAX_DATA_MB" in str(info.value)
