@@ -52,20 +52,29 @@ def before_hydra(parsed: argparse.Namespace) -> None:
     if given and given[-1] not in ("", "null") and target not in keys and "," not in given[-1]:
         parsed.overrides.append(f"{target}={given[-1]}")
     _add_run_dir_key(parsed)
-    if _rank() != 0 or parsed.multirun or parsed.cfg or parsed.help or parsed.info:
+    if _rank() != 0 or parsed.cfg or parsed.help or parsed.info:
         return
     chosen = overwrite = None
     for item in user_overrides:
         key, _, value = item.partition("=")
         key = key.removeprefix("++")
-        if chosen is not None and chosen[0] == "run_dir" and key == "hydra.run.dir":
+        if chosen is not None and chosen[0] == "run_dir" and key == target:
             continue  # the one run_dir=X added: errors name the key the user typed
-        if key in ("run_dir", "hydra.run.dir") and value not in ("", "null"):
+        if key in ("run_dir", target) and value not in ("", "null"):
             chosen = (key, value.strip("'\""))
         elif key == "overwrite":
             overwrite = value.lower() == "true"
-    if chosen is not None and "${" not in chosen[1]:
-        check_run_dir(Path(chosen[1]).expanduser().resolve(), bool(overwrite), chosen[0])
+    if chosen is None or "${" in chosen[1] or "," in chosen[1]:
+        return
+    folder = Path(chosen[1]).expanduser().resolve()
+    if not parsed.multirun:
+        check_run_dir(folder, bool(overwrite), chosen[0])
+        return
+    # a sweep: Hydra rewrites multirun.yaml and each job's .hydra/ before any job can refuse,
+    # so an earlier sweep's job directories are checked here
+    for job in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if (job / "checkpoints").is_dir():
+            check_run_dir(job, bool(overwrite), chosen[0])
 
 
 def _add_run_dir_key(parsed: argparse.Namespace) -> None:

@@ -76,6 +76,12 @@ def test_multirun_sweeps_with_the_basic_launcher(tmp_path: Path) -> None:
         assert (run / "checkpoints" / "best.ckpt").is_file()
         assert yaml.safe_load((run / "config.yaml").read_text())["seed"] == int(job)
         assert f"seed={job}" in (run / ".hydra" / "overrides.yaml").read_text()
+    # the same sweep again is refused before Hydra rewrites any of the old sweep's files
+    files = [tmp_path / "sweep" / "multirun.yaml", tmp_path / "sweep" / "0" / ".hydra" /
+             "config.yaml"]
+    before = [(f.read_bytes(), f.stat().st_mtime_ns) for f in files]
+    assert main(["train", "-m", *TINY_ARGS, "seed=range(2)", "hydra.sweep.dir=sweep"]) == 2
+    assert [(f.read_bytes(), f.stat().st_mtime_ns) for f in files] == before
 
 
 def test_multirun_through_submitit_local(tmp_path: Path) -> None:
