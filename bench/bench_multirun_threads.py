@@ -11,7 +11,7 @@ and prints each command's wall time and the ratios to the basic launcher. With t
 before, each took all of them and the pair ran several times slower.
 
     python bench/bench_multirun_threads.py                       # resnet20 on digits, 1 epoch
-    python bench/bench_multirun_threads.py -- trainer.max_epochs=2
+    python bench/bench_multirun_threads.py --no-old -- trainer.max_epochs=3
 """
 
 from __future__ import annotations
@@ -43,11 +43,15 @@ def wall(args: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", default=["trainer.max_epochs=1"])
-    extra = parser.parse_args().overrides
+    parser.add_argument("--no-old", action="store_true",
+                        help="skip the submitit arm with every core per job")
+    options = parser.parse_args()
+    extra = options.overrides
     cores = len(os.sched_getaffinity(0))
     arms = {"basic launcher": extra,
-            "submitit_local, threads: null": [*extra, *SUBMITIT],
-            f"submitit_local, threads={cores}": [*extra, *SUBMITIT, f"threads={cores}"]}
+            "submitit_local, threads: null": [*extra, *SUBMITIT]}
+    if not options.no_old:
+        arms[f"submitit_local, threads={cores}"] = [*extra, *SUBMITIT, f"threads={cores}"]
     times = {name: wall(args) for name, args in arms.items()}
     load = os.getloadavg()[0]
     base = times["basic launcher"]
