@@ -11,7 +11,7 @@ and prints each command's wall time and the ratios to the basic launcher. With t
 before, each took all of them and the pair ran several times slower.
 
     python bench/bench_multirun_threads.py                       # resnet20 on digits, 1 epoch
-    python bench/bench_multirun_threads.py --no-old -- trainer.max_epochs=3
+    python bench/bench_multirun_threads.py --no-old --rounds 2 -- trainer.max_epochs=3
     python bench/bench_multirun_threads.py --busy                # one run next to a busy process
 """
 
@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", default=["trainer.max_epochs=1"])
     parser.add_argument("--no-old", action="store_true",
                         help="skip the submitit arm with every core per job")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating rounds of the arms")
     parser.add_argument("--busy", action="store_true",
                         help="instead: one run next to a busy process, threads null vs all")
     options = parser.parse_args()
@@ -59,13 +60,18 @@ def main() -> None:
             "submitit_local, threads: null": [*extra, *SUBMITIT]}
     if not options.no_old:
         arms[f"submitit_local, threads={cores}"] = [*extra, *SUBMITIT, f"threads={cores}"]
-    times = {name: wall(args) for name, args in arms.items()}
+    runs: dict[str, list[float]] = {name: [] for name in arms}
+    for _ in range(options.rounds):  # arms alternate: a load change hits every arm alike
+        for name, args in arms.items():
+            runs[name].append(wall(args))
     load = os.getloadavg()[0]
-    base = times["basic launcher"]
-    print(f"| arm | wall s | / basic |  ({cores} cores, load average {load:.1f} after)")
+    print(f"| arm | wall s per round | / basic, per round |  ({cores} cores, load average "
+          f"{load:.1f} after)")
     print("|---|---|---|")
-    for name, seconds in times.items():
-        print(f"| {name} | {seconds:.1f} | {seconds / base:.2f} |")
+    for name, seconds in runs.items():
+        ratios = [t / b for t, b in zip(seconds, runs["basic launcher"], strict=True)]
+        print(f"| {name} | {' / '.join(f'{t:.1f}' for t in seconds)} | "
+              f"{' / '.join(f'{r:.2f}' for r in ratios)} |")
 
 
 def busy(extra: list[str], cores: int) -> None:
