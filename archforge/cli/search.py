@@ -12,8 +12,9 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from archforge.config.search_settings import SearchSettings
 from archforge.errors import ConfigError
-from archforge.search.report import trials_table, write_report
+from archforge.search.report import no_completed_trial, trials_table, write_report
 from archforge.search.runtime.prepare import Prepared, prepare, quiet
 from archforge.search.runtime.signals import handling, signal_name, stop
 from archforge.search.runtime.study import (
@@ -95,10 +96,12 @@ def _search(args: list[str]) -> int:
         failures = workers.run(study, on_trial=update)
         update(study)
     elapsed = time.perf_counter() - t0
-    console.print(trials_table(study, s, k=5))
+    # the result on stdout (progress and log lines above went to stderr)
+    result = Console(soft_wrap=True)
+    print_trials(result, study, s, k=5)
     after, info = _status(study)
-    console.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
-    print_winners(console, study, prep)
+    result.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
+    print_winners(result, study, prep)
     for line in failures:
         console.print(f"[red]{line}[/]; its running trial is re-queued on resume")
     if stop.requested:
@@ -124,8 +127,23 @@ def print_winners(console: Console, study: optuna.Study, prep: Prepared,
     files = export(study, prep.settings, prep.base_overrides)
     for f in files:
         console.print(f"[green]{f}[/]  ({retrain_command(f)})")
-    if not files:
-        console.print("no completed trial yet: nothing exported")
+    if files:
+        return
+    if no_completed_trial(study) is not None:
+        console.print("nothing to retrain: no trial completed, so no best_run.yaml was "
+                      "written (the lines above say how the trials ended)")
+    else:
+        console.print(f"nothing exported (search.export={prep.settings.export})")
+
+
+def print_trials(console: Console, study: optuna.Study, settings: SearchSettings,
+                 k: int) -> None:
+    """The top `k` completed trials as a table; without any, how the trials ended."""
+    empty = no_completed_trial(study)
+    if empty is None:
+        console.print(trials_table(study, settings, k=k))
+    else:
+        console.print("\n".join(empty), markup=False, highlight=False)
 
 
 class TrialLines:
@@ -167,7 +185,7 @@ def report(args: list[str]) -> int:
     console = Console(soft_wrap=True)
     out = s.study_dir / "report"
     files, skipped = write_report(study, out, [o.metric for o in s.objectives])
-    console.print(trials_table(study, s, k=10))
+    print_trials(console, study, s, k=10)
     console.print(f"plots: {out} ({len(files)} files)")
     for name, why in skipped.items():
         console.print(f"  skipped {name}: {why}")

@@ -196,11 +196,10 @@ class SweepRunner:
     def finish(self, prep: Prepared, study: optuna.Study) -> None:
         from rich.console import Console
 
-        from archforge.cli.search import print_winners
-        from archforge.search.report import trials_table
+        from archforge.cli.search import print_trials, print_winners
 
         console = Console(soft_wrap=True)
-        console.print(trials_table(study, prep.settings, k=5))
+        print_trials(console, study, prep.settings, k=5)
         print_winners(console, study, prep, archforge_runs=self.archforge_app)
 
 
