@@ -12,9 +12,10 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from archforge.config.search_settings import SearchSettings
 from archforge.errors import ConfigError
-from archforge.search.report import trials_table, write_report
-from archforge.search.runtime.prepare import prepare, quiet
+from archforge.search.report import no_completed_trial, trials_table, write_report
+from archforge.search.runtime.prepare import Prepared, prepare, quiet
 from archforge.search.runtime.signals import handling, signal_name, stop
 from archforge.search.runtime.storage_errors import failure_line
 from archforge.search.runtime.study import (
@@ -23,6 +24,8 @@ from archforge.search.runtime.study import (
     reap_orphans,
     repairs,
     requeue_failed,
+    verdict,
+    verdict_counts,
 )
 from archforge.search.runtime.workers import Workers
 from archforge.search.winners import export, retrain_command
@@ -31,9 +34,9 @@ from archforge.search.winners import export, retrain_command
 def _status(study: optuna.Study) -> tuple[int, str]:
     trials = study.get_trials(deepcopy=False)
     n = len(counted(trials))
-    by = {s: sum(t.state == s for t in trials) for s in TrialState}
-    text = (f"complete {by[TrialState.COMPLETE]} pruned {by[TrialState.PRUNED]} "
-            f"failed {by[TrialState.FAIL]} running {by[TrialState.RUNNING]}")
+    by = verdict_counts(trials)
+    text = (f"complete {by['COMPLETE']} pruned {by['PRUNED']} infeasible {by['INFEASIBLE']} "
+            f"failed {by['FAIL']} running {by['RUNNING']}")
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     if done and len(study.directions) == 1:
         text += f" | best {study.best_value:.4f}"
@@ -97,14 +100,12 @@ def _search(args: list[str]) -> int:
         failures = workers.run(study, on_trial=update)
         update(study)
     elapsed = time.perf_counter() - t0
-    console.print(trials_table(study, s, k=5))
-    files = export(study, s, prep.base_overrides)
+    # the result on stdout (progress and log lines above went to stderr)
+    result = Console(soft_wrap=True)
+    print_trials(result, study, s, k=5)
     after, info = _status(study)
-    console.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
-    for f in files:
-        console.print(f"[green]{f}[/]  ({retrain_command(f)})")
-    if not files:
-        console.print("no completed trial yet: nothing exported")
+    result.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
+    print_winners(result, study, prep)
     for line in failures:
         console.print(f"[red]{line}[/]; its running trial is re-queued on resume")
     if stop.requested:
@@ -112,6 +113,41 @@ def _search(args: list[str]) -> int:
                       "were marked failed and are re-queued when this command runs again")
         return stop.exit_code
     return 1 if failures else 0
+
+
+def print_winners(console: Console, study: optuna.Study, prep: Prepared,
+                  archforge_runs: bool = True) -> None:
+    """Export the winners (archforge's own runs) and print how to retrain them; for another
+    application's sweep, the best trial's overrides."""
+    if not archforge_runs:
+        done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+        if done and len(study.directions) == 1:
+            best = study.best_trial
+            console.print(f"best trial {best.number}: "
+                          f"{' '.join(best.user_attrs.get('overrides', []))}")
+        elif not done:
+            console.print("no completed trial yet")
+        return
+    files = export(study, prep.settings, prep.base_overrides)
+    for f in files:
+        console.print(f"[green]{f}[/]  ({retrain_command(f)})")
+    if files:
+        return
+    if no_completed_trial(study) is not None:
+        console.print("nothing to retrain: no trial completed, so no best_run.yaml was "
+                      "written (the lines above say how the trials ended)")
+    else:
+        console.print(f"nothing exported (search.export={prep.settings.export})")
+
+
+def print_trials(console: Console, study: optuna.Study, settings: SearchSettings,
+                 k: int) -> None:
+    """The top `k` completed trials as a table; without any, how the trials ended."""
+    empty = no_completed_trial(study)
+    if empty is None:
+        console.print(trials_table(study, settings, k=k))
+    else:
+        console.print("\n".join(empty), markup=False, highlight=False)
 
 
 class TrialLines:
@@ -135,7 +171,7 @@ def trial_line(t: FrozenTrial) -> str:
     seconds = t.user_attrs.get("duration_s")
     if seconds is None and t.datetime_start and t.datetime_complete:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds()
-    text = (f"trial {t.number} {t.state.name} value {value} | {params} | "
+    text = (f"trial {t.number} {verdict(t)} value {value} | {params} | "
             f"{seconds if seconds is not None else float('nan'):.1f} s")
     reason = t.user_attrs.get("reason")
     return f"{text} | {reason}" if reason and t.state != TrialState.COMPLETE else text
@@ -154,7 +190,7 @@ def report(args: list[str]) -> int:
     console = Console(soft_wrap=True)
     out = s.study_dir / "report"
     files, skipped = write_report(study, out, [o.metric for o in s.objectives])
-    console.print(trials_table(study, s, k=10))
+    print_trials(console, study, s, k=10)
     console.print(f"plots: {out} ({len(files)} files)")
     for name, why in skipped.items():
         console.print(f"  skipped {name}: {why}")

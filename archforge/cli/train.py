@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from archforge.errors import ConfigError
 from archforge.training.rundir import check_run_dir
+from archforge.training.threads import SharedCores, ThreadShare, choose_threads
 
 if TYPE_CHECKING:
     from archforge.training.fit import TrainResult
@@ -98,6 +99,8 @@ def train_task(cfg: DictConfig) -> float | None:
                           f"pass hydra.run.dir={explicit} instead")
     if _rank() == 0:
         check_run_dir(out, bool(cfg.get("overwrite", False)))
+    if cfg.get("test"):
+        _check_test_split(cfg)
     with open_dict(cfg):
         cfg.run_dir = str(out)
     _lightning_logs_to_hydra()
@@ -105,12 +108,63 @@ def train_task(cfg: DictConfig) -> float | None:
     if _rank() == 0:
         for line in run.notes:  # what was read from the data (an image folder's size)
             print(line, file=sys.stderr, flush=True)
-    with ddp_relaunch_as_this_job(hydra_cfg, out):
-        result = fit(run)
+    sweep = sweep_callbacks(hydra_cfg)
+    with ddp_relaunch_as_this_job(hydra_cfg, out), SharedCores() as shared:
+        result = fit(run, callbacks=[*sweep, *use_threads(run.keys.threads, hydra_cfg, shared)])
     if _rank() == 0:
         print_result(result)
+        if cfg.get("test"):
+            test_after_fit(cfg, result)
     acc = result.metrics.get("val/acc")
     return None if acc is None else float(acc)
+
+
+def _check_test_split(cfg: DictConfig) -> None:
+    """`test=true` needs a data set with a test split: refuse before training, not after."""
+    from archforge.config.compose import to_plain
+    from archforge.data.build import data_kind
+
+    kind = data_kind(to_plain(cfg.data, "data"))
+    if not kind.has_test_split:
+        raise ConfigError("test", f"data '{cfg.data.name}' keeps no test split apart from its "
+                          "validation split; test=true needs one (data=fashion_mnist, "
+                          "data=mnist)")
+
+
+def test_after_fit(cfg: DictConfig, result: TrainResult) -> None:
+    """`test=true`: the best checkpoint, once, on the held-out test split."""
+    from archforge.checkpoint import load_network
+    from archforge.cli.evaluate import report
+    from archforge.config.compose import to_plain
+
+    checkpoint = result.best_checkpoint or result.last_checkpoint
+    if checkpoint is None:
+        raise ConfigError("test", "the run wrote no checkpoint to evaluate")
+    net, _ = load_network(checkpoint)
+    report(net, to_plain(cfg.data, "data"), "test", result.run_dir, checkpoint)
+
+
+def sweep_callbacks(hydra_cfg: Any) -> list[Any]:
+    """A job launched by `hydra/sweeper=archforge` reports its epochs to its trial."""
+    if OmegaConf.select(hydra_cfg, "sweeper.job", default=None) is None:
+        return []
+    from archforge.search.trial.job import PruningCallback
+
+    return [PruningCallback(set_threads=False)]  # use_threads below sets them
+
+
+def use_threads(explicit: int | None, hydra_cfg: Any, shared: SharedCores) -> list[Any]:
+    """Set this run's torch threads (training/threads.py): `threads=N`, else the share the
+    archforge sweeper gave its job, else chosen; a chosen count is re-divided each epoch."""
+    import torch
+
+    given = explicit or OmegaConf.select(hydra_cfg, "sweeper.job.threads", default=None)
+    if given:
+        torch.set_num_threads(int(given))
+        return []
+    chosen = choose_threads(shared)
+    torch.set_num_threads(chosen)
+    return [ThreadShare(shared, chosen)]
 
 
 def _lightning_logs_to_hydra() -> None:

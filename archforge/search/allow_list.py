@@ -61,7 +61,9 @@ def from_user_file() -> list[str]:
 
 
 def on_command_line(args: Sequence[str]) -> bool:
-    return any(a.partition("=")[0].lstrip("+").strip() == KEY for a in args)
+    """`search.allowed_targets=...` (or `hydra.sweeper.search.allowed_targets=...`)."""
+    keys = [a.partition("=")[0].lstrip("+").strip() for a in args]
+    return any(k == KEY or k.endswith(f".{KEY}") for k in keys)
 
 
 def trusted_targets(configured: Sequence[str], command_line: Sequence[str]) -> list[str]:
