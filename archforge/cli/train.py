@@ -72,7 +72,10 @@ def before_hydra(parsed: argparse.Namespace) -> None:
         check_run_dir(folder, bool(overwrite), chosen[0])
         return
     # a sweep: Hydra rewrites multirun.yaml and each job's .hydra/ before any job can refuse,
-    # so an earlier sweep's job directories are checked here
+    # so an earlier sweep's job directories are checked here (another sweeper, such as
+    # hydra/sweeper=archforge resuming its study, numbers its own jobs)
+    if any(item.partition("=")[0].endswith("hydra/sweeper") for item in user_overrides):
+        return
     for job in sorted(folder.iterdir()) if folder.is_dir() else []:
         if (job / "checkpoints").is_dir():
             check_run_dir(job, bool(overwrite), chosen[0])
