@@ -82,6 +82,7 @@ class SearchSettings:
     objectives: list[Objective] = field(
         default_factory=lambda: [Objective("val/acc", "maximize")])
     sampler: Any = "tpe"
+    evaluator: Any = "training"  # how a candidate is scored: training | table (strategy/)
     pruner: Any = "median"
     constraints: Constraints = field(default_factory=Constraints)
     overrides: list[str] = field(default_factory=list)

@@ -35,7 +35,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import optuna
 from optuna.trial import TrialState
@@ -116,7 +115,6 @@ def run_loop(
     study: optuna.Study,
     worker: int = 0,
     on_trial: Progress | None = None,
-    train_fn: Callable[..., Any] | None = None,
 ) -> int:
     """Run trials until the study holds n_trials counted ones, the timeout, or a stop
     signal; return how many this worker finished."""
@@ -137,7 +135,7 @@ def run_loop(
         started = time.perf_counter()
         try:
             with Heartbeat(trial, s.heartbeat_interval):
-                out = objective(ctx, trial, train_fn=train_fn)
+                out = objective(ctx, trial)
         except KeyboardInterrupt as exc:  # a stop signal (Interrupted) or a bare Ctrl-C
             signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
             stop.signum = stop.signum or signum
@@ -268,13 +266,12 @@ class Workers:
     def __exit__(self, *exc: object) -> None:
         _end(self.procs)
 
-    def run(self, study: optuna.Study, on_trial: Progress | None = None,
-            train_fn: Callable[..., Any] | None = None) -> list[str]:
+    def run(self, study: optuna.Study, on_trial: Progress | None = None) -> list[str]:
         """Run the loop here as worker 0 until the study is done, then wait for the
         children; return what went wrong with them (empty when every one ended normally)."""
         poller = Poller(study, on_trial) if self.procs and on_trial is not None else None
         try:
-            run_loop(self.prep, study, 0, on_trial, train_fn)
+            run_loop(self.prep, study, 0, on_trial)
             _wait(self.procs, self.prep.settings.heartbeat_grace, study, on_trial)
         finally:
             if poller is not None:

@@ -13,8 +13,8 @@ from archforge.config.compose import compose
 from archforge.errors import ConfigError
 from archforge.search.prepare import prepare
 from archforge.search.pruners import make_pruner
-from archforge.search.samplers import make_sampler
 from archforge.search.space import compile_space
+from archforge.search.strategy.samplers import make_sampler
 
 SPACE = compile_space({"model.block": ["basic", "bottleneck"],
                        "model.stages.*.depth": {"low": 1, "high": 2}},

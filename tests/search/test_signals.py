@@ -16,9 +16,9 @@ import pytest
 from optuna.trial import TrialState
 from search_helpers import assert_accounted, cli, load, tiny_args
 
-from archforge.search import objective as objective_module
 from archforge.search.cli import search
 from archforge.search.signals import Interrupted, Stop
+from archforge.search.strategy import training as training_module
 
 
 def _args(root: Path, *extra: str) -> list[str]:
@@ -66,7 +66,7 @@ def test_a_signal_to_the_parent_alone_stops_every_worker(
     if sig != signal.SIGTERM:
         return
     # the resume re-runs both interrupted trials (here with training faked, to be quick)
-    monkeypatch.setattr(objective_module, "run_training", _fake_train)
+    monkeypatch.setattr(training_module, "run_training", _fake_train)
     assert search([*args, "search.n_workers=1"]) == 0
     study = load(root)
     assert_accounted(study, 2)
@@ -132,7 +132,7 @@ def test_an_error_after_a_stop_signal_is_the_signals_not_the_candidates() -> Non
     AttributeError from a half-done node, reported as an unreadable YAML file); with a stop
     requested it must re-queue the trial, not record the candidate as invalid."""
     from archforge.errors import ConfigError
-    from archforge.search.objective import _guard
+    from archforge.search.outcome import guard as _guard
     from archforge.search.signals import stop
 
     def bad() -> None:
