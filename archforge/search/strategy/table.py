@@ -4,9 +4,10 @@ A search over the `nb201` model's cell (conf/search/nb201.yaml) can be judged in
 each candidate is still sampled, composed, built and traced on the meta device like any
 other (a build bug cannot hide behind the table), its parameter count is checked against the
 table's, and then, instead of training, the validation accuracy of one stored training seed
-(drawn from the trial's seed) is read, as a real run would give one noisy value. The
-table's train time is recorded as the trial's simulated cost (`simulated_s`), the true mean
-accuracy and the regret against the table's best as `table_mean_acc` and `regret`.
+(drawn from the trial's seed) is read, as a real run would give one noisy value; it is
+reported as `val/acc`, a fraction like training's. The table's train time is recorded as the
+trial's simulated cost (`simulated_s`), the true mean accuracy and the regret against the
+table's best, in percentage points, as `table_mean_acc` and `regret`.
 
 The candidate is built for the table's data (its classes, 3 channels, 32x32 or ImageNet16's
 16x16): this evaluator sets `data=synthetic` with that shape, so nothing is downloaded and no
@@ -69,7 +70,7 @@ class TableEvaluator(Evaluator):
                 f"{entry.params:,} for cell {key}; the network is not NAS-Bench-201's"),
                 attrs={"stage": "build"})
         draw = random.Random(f"{self.seed}:{trial.number}").randrange(len(entry.val_acc))
-        acc = entry.val_acc[draw]
+        acc = entry.val_acc[draw] / 100.0  # a fraction, as training reports val/acc
         values = [acc if o.metric == "val/acc" else candidate.costs[o.metric]
                   for o in self.settings.objectives]
         trial.set_user_attr("metrics", {"val/acc": acc})
