@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from archforge.api import summary as api_summary
 from archforge.config.compose import to_plain, zoo_names
+from archforge.config.follow_data import follow_data
 from archforge.errors import ConfigError
 from archforge.model.discovery import load_plugins
 from archforge.model.options import BLOCK_ARGS, HEAD_ARGS, STEM_ARGS, option_specs
@@ -32,8 +34,15 @@ def summary(args: list[str]) -> int:
 
 
 def summary_task(cfg: DictConfig) -> None:
-    """The Hydra task of `archforge summary`: the network `cfg.model` describes."""
-    report = api_summary(to_plain(cfg.model, "model"))
+    """The Hydra task of `archforge summary`: the network `cfg.model` describes, following
+    the selected data as `train` does (an image folder's size read from its images)."""
+    model = to_plain(cfg.model, "model")
+    if cfg.get("data") is not None:
+        resolved, notes = follow_data(to_plain(cfg, "config"))
+        model = resolved["model"]
+        for line in notes:
+            print(line, file=sys.stderr)
+    report = api_summary(model)
     table = Table(title=f"{report.name}  (input {fmt_shape(report.input_shape)})")
     for col, justify in (("layer", "left"), ("plugin", "left"), ("output", "right"),
                          ("params", "right"), ("MACs", "right")):

@@ -5,7 +5,9 @@
 - Lightning 2.6 builds `torch.utils._pytree.LeafSpec()`, which torch 2.13 deprecates with a
   FutureWarning on every construction; the fix belongs in Lightning, not in user code.
 
-Every other warning and log line is left alone.
+Every other warning and log line is left alone; archforge's own warnings (`DataWarning`: a
+skipped image file) print as one line, `DataWarning: skipping unreadable image ...`, without
+Python's file, line number and source line of the code that raised them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from typing import Any
 
 LEAFSPEC = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
 # PYTHONWARNINGS takes a literal message prefix and separates entries by commas (so the prefix
@@ -31,8 +34,22 @@ class _DropAdverts(logging.Filter):
         return not any(advert in message for advert in ADVERTS)
 
 
+def _archforge_warning_on_one_line(original: Any) -> Any:
+    def formatwarning(message: Warning | str, category: type[Warning], filename: str,
+                      lineno: int, line: str | None = None) -> str:
+        if category.__module__.startswith("archforge."):
+            return f"{category.__name__}: {message}\n"
+        return str(original(message, category, filename, lineno, line))
+
+    formatwarning.archforge = True  # type: ignore[attr-defined]
+    return formatwarning
+
+
 def quiet_third_party() -> None:
-    """Install the two filters in this process and (warnings) in its child processes."""
+    """Install the two filters in this process and (warnings) in its child processes, and
+    the one-line format of archforge's own warnings."""
+    if not getattr(warnings.formatwarning, "archforge", False):
+        warnings.formatwarning = _archforge_warning_on_one_line(warnings.formatwarning)
     warnings.filterwarnings("ignore", message=LEAFSPEC, category=FutureWarning)
     current = os.environ.get("PYTHONWARNINGS", "")
     if _LEAFSPEC_ENV not in current:

@@ -5,8 +5,9 @@
   adds the final norm + activation that pre-activation ResNets and DenseNet need (He et al.
   2016; Huang et al. 2017). `hidden` inserts fully connected layers before the classifier:
   the transfer-learning head "pool -> Dense(1024, relu) -> Dense(classes)" is `hidden:
-  [1024]`; with `pool_size` > 1 the same head is AlexNet's (Krizhevsky et al. 2012) or
-  LeNet-5's (LeCun et al. 1998) fully connected part.
+  [1024]`; with `pool_size` > 1 the same head is AlexNet's (Krizhevsky et al. 2012) fully
+  connected part, and LeNet-5's F6 (LeCun et al. 1998) is `hidden: [84]` after its C5
+  convolution stage.
 - `vgg`: the fully connected head of Simonyan & Zisserman 2015 (two hidden layers of 4096,
   dropout after each).
 """

@@ -122,8 +122,36 @@ def test_summary_config_follows_the_data_like_train(tmp_path: Path) -> None:
     built = compose([f"model={path}", *SMALL_DATA], config_name="build")
     report = archforge.summary(to_plain_model(built))
     assert report.input_shape == (2, 12, 12) and report.rows[-1].out_shape == (5,)
-    # no data selected: the schema's defaults
-    assert _io(compose([f"model={path}"], config_name="build").model) == (3, 1000, 224)
+    # no data selected: train's default data (digits), as `archforge train` builds it
+    assert _io(compose([f"model={path}"], config_name="build").model) == (1, 10, 8)
+
+
+def test_summary_train_and_api_agree_on_a_model_file_without_data_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archforge.cli import main
+    from archforge.config.run import parse_run
+
+    path = _bare(tmp_path)
+    for data, shape in (([], (1, 8, 8)), (["data=cifar10"], (3, 32, 32))):
+        trained = parse_run(compose([f"model={path}", *data])).summary  # what train builds
+        assert trained.input_shape == shape
+        assert archforge.summary(str(path), data).input_shape == shape
+        net = archforge.build(str(path), data)
+        assert net.summary.total_params == trained.total_params  # type: ignore[union-attr]
+        assert main(["summary", f"model={path}", *data]) == 0
+        assert f"(input {'x'.join(map(str, shape))})" in capsys.readouterr().out
+    assert archforge.summary(str(path), ["data=digits", "data.image_size=16"]).input_shape == \
+        (1, 16, 16)
+
+
+def test_builds_default_data_is_trains() -> None:
+    from archforge.config.compose import conf_dir
+
+    train = OmegaConf.load(conf_dir() / "config.yaml").defaults
+    build = OmegaConf.load(conf_dir() / "build.yaml").defaults
+    assert {"data": "digits"} in list(train)
+    assert {"data@train_default_data": "digits"} in list(build)
 
 
 def to_plain_model(cfg: object) -> dict:

@@ -50,8 +50,15 @@ def natural_key(name: str) -> tuple[tuple[int, str | int], ...]:
     return tuple((0, int(t)) if t.isdigit() else (1, t) for t in re.split(r"(\d+)", name) if t)
 
 
+# conf/model/search_*.yaml are starting points of shipped search spaces (`model=search_mixed`
+# in conf/search/mixed_families.yaml), not published networks: no zoo listing.
+SEARCH_MODEL_PREFIX = "search_"
+
+
 def zoo_names() -> list[str]:
-    return sorted((p.stem for p in (conf_dir() / "model").glob("*.yaml")), key=natural_key)
+    """The published models of conf/model, in natural order (what `archforge zoo` lists)."""
+    names = (p.stem for p in (conf_dir() / "model").glob("*.yaml"))
+    return sorted((n for n in names if not n.startswith(SEARCH_MODEL_PREFIX)), key=natural_key)
 
 
 def group_options(group: str) -> list[str]:
@@ -276,16 +283,29 @@ def model_mapping(
 ) -> dict[str, Any]:
     """The resolved model mapping for a zoo name, a YAML path, or a mapping.
 
-    Overrides are written as on the command line, with the `model.` prefix.
+    Overrides are written as on the command line: `model.*` keys, and the data the model
+    follows (`data=digits`, `data.image_size=32`), as `archforge train` takes them. A model
+    file that leaves out in_channels, num_classes or input_size follows the selected data,
+    and without `data=` train's default data, so `build("my_net.yaml")` is the network
+    `archforge train model=my_net.yaml` trains.
     """
     overrides = list(overrides or [])
+    data = [o for o in overrides if o.lstrip("+~").partition("=")[0].split(".")[0] == "data"]
     for item in overrides:
-        if not item.lstrip("+~").startswith("model."):
-            raise ConfigError(item, "model overrides must start with 'model.'")
+        if item not in data and not item.lstrip("+~").startswith("model."):
+            raise ConfigError(item, "overrides must set model keys ('model.width=0.5') or the "
+                              "data the model follows ('data=digits', 'data.image_size=32')")
     if isinstance(source, str | Path):  # a zoo name or a YAML file
         cfg = compose([f"model={source}", *overrides], config_name="build")
     else:
         base = source if isinstance(source, DictConfig) else OmegaConf.create(dict(source))
         cfg = OmegaConf.create({"model": base})
-        apply_overrides(cfg, overrides)
-    return to_plain(cfg.model, "model")
+        apply_overrides(cfg, [o for o in overrides if o not in data])
+        if data:  # a mapping's left-out in_channels, num_classes, input_size follow it
+            cfg.data = compose(data, config_name="build").data
+    if cfg.get("data") is None:
+        return to_plain(cfg.model, "model")
+    from archforge.config.follow_data import follow_data
+
+    resolved, _ = follow_data(to_plain(cfg, "config"))
+    return dict(resolved["model"])

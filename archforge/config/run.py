@@ -16,8 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from archforge.config.follow_data import follow_data
 from archforge.config.sections import (
     LOGGERS,
+    TOP5_MIN_CLASSES,
     CheckpointConfig,
     FinetuneConfig,
     OptimConfig,
@@ -89,6 +91,9 @@ class Run:
     checkpoint: CheckpointConfig
     keys: RunKeys
     resolved: dict[str, Any]  # the whole config as plain data: config.yaml, checkpoints
+    # What was read from the data to fill keys the config left null (an image folder's
+    # classes, channels, size): printed once before training.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def model_mapping(self) -> dict[str, Any]:
@@ -97,7 +102,7 @@ class Run:
 
 def parse_run(cfg: Any) -> Run:
     """Validate a composed training config (DictConfig or mapping) into a `Run`."""
-    resolved = _plain(cfg)
+    resolved, notes = follow_data(_plain(cfg))
     keys = from_mapping(RunKeys, resolved, "")
     from archforge.api import summary  # model core + plugins; no Lightning
     from archforge.model.parse import parse_model
@@ -111,7 +116,11 @@ def parse_run(cfg: Any) -> Run:
     finetune = from_mapping(FinetuneConfig, keys.finetune, "finetune")
     check_finetune(finetune, trainer, model)
     checkpoint = from_mapping(CheckpointConfig, keys.checkpoint, "checkpoint")
-    return Run(model, report, data, trainer, optim, finetune, checkpoint, keys, resolved)
+    if checkpoint.monitor == "val/acc_top5" and model.num_classes <= TOP5_MIN_CLASSES:
+        raise ConfigError("checkpoint.monitor", f"val/acc_top5 is measured only with more than "
+                          f"{TOP5_MIN_CLASSES} classes; this data has {model.num_classes}: "
+                          "monitor val/acc")
+    return Run(model, report, data, trainer, optim, finetune, checkpoint, keys, resolved, notes)
 
 
 def _plain(cfg: Any) -> dict[str, Any]:

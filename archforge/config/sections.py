@@ -18,6 +18,8 @@ OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
 # What training logs: the keys a checkpoint may monitor and a search may optimise.
 METRICS = ("val/acc", "val/loss", "val/acc_top5", "train/loss", "train/acc")
+# val/acc_top5 is logged only above this many classes: with 5 or fewer it is always 100%.
+TOP5_MIN_CLASSES = 5
 LOGGERS = ("csv", "tensorboard")
 
 

@@ -137,7 +137,17 @@ class ImageDataModule(L.LightningDataModule):
         cls, data: Mapping[str, Any] | DictConfig, path: str = "data"
     ) -> ImageDataModule:
         """Validate a mapping against `config_class` and build the module."""
-        return cls(from_mapping(cls.config_class, to_plain(data, path), path))
+        mapping, _ = cls.read_unset(to_plain(data, path), path)
+        return cls(from_mapping(cls.config_class, mapping, path))
+
+    @classmethod
+    def read_unset(
+        cls, mapping: Mapping[str, Any], path: str = "data"
+    ) -> tuple[dict[str, Any], list[str]]:
+        """`mapping` with the keys it leaves null read from the data itself, and the lines
+        that say what was read (printed once before training). Most kinds state every key;
+        image folders read their class count, channels and size from their files."""
+        return dict(mapping), []
 
     # -- what a subclass provides -------------------------------------------------------
     def default_stats(self, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:

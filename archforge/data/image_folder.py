@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import Dataset
 
 from archforge.data.base import DataConfig, DataWarning, ImageDataModule
+from archforge.data.folder_stats import describe, folder_stats
 from archforge.data.imaging import load_image, pil_mode, verify_image
 from archforge.data.registry import DATASETS
 from archforge.data.split import check_fraction, stratified_split
@@ -35,6 +36,7 @@ from archforge.errors import ConfigError
 
 Sample = tuple[Path, int]
 
+DATA_KEYS = ("num_classes", "channels", "image_size")  # null: read from the folder
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # The mean of ImageNet's channel statistics, for grayscale (channels=1) images.
@@ -49,6 +51,8 @@ class ImageFolderConfig(DataConfig):
     train_dir: str | None = None  # or separate folders
     val_dir: str | None = None  # null with train_dir: split train_dir by val_fraction
     val_fraction: float = 0.2
+    # null in a config (conf/data/image_folder.yaml): read from the folder, see
+    # ImageFolderDataModule.read_unset; these defaults apply to a dataclass built in Python.
     num_classes: int = 2
     channels: int = 3
     image_size: int = 224
@@ -63,22 +67,44 @@ class ImageFolderConfig(DataConfig):
         super().check(path)
         pil_mode(self.channels)  # 1 or 3 channels: what Pillow decodes to
         check_fraction(self.val_fraction, f"{path}.val_fraction")
-        if (self.root is None) == (self.train_dir is None):
-            raise ConfigError(
-                f"{path}.root",
-                f"set exactly one of {path}.root (split by {path}.val_fraction) and "
-                f"{path}.train_dir (with {path}.val_dir for a separate validation folder); "
-                f"got root={self.root!r}, train_dir={self.train_dir!r}",
-            )
-        if self.val_dir is not None and self.train_dir is None:
-            raise ConfigError(f"{path}.val_dir", f"needs {path}.train_dir, not {path}.root")
+        check_sources(self.root, self.train_dir, self.val_dir, path)
 
 
-def _folder(value: str, key: str) -> Path:
+def check_sources(root: Any, train_dir: Any, val_dir: Any, path: str = "data") -> None:
+    """Exactly one of `root` and `train_dir`; `val_dir` only with `train_dir`."""
+    if (root is None) == (train_dir is None):
+        raise ConfigError(
+            f"{path}.root",
+            f"set exactly one of {path}.root (split by {path}.val_fraction) and "
+            f"{path}.train_dir (with {path}.val_dir for a separate validation folder); "
+            f"got root={root!r}, train_dir={train_dir!r}",
+        )
+    if val_dir is not None and train_dir is None:
+        raise ConfigError(f"{path}.val_dir", f"needs {path}.train_dir, not {path}.root")
+
+
+def _folder(value: Any, key: str) -> Path:
+    if not isinstance(value, str):
+        raise ConfigError(key, f"got {value!r}; expected a folder path")
     path = Path(value).expanduser()
     if not path.is_dir():
         raise ConfigError(key, f"folder not found: {path}")
     return path
+
+
+def training_folder(root: Any, train_dir: Any, path: str = "data") -> tuple[Path, str]:
+    """The folder whose class sub-folders define the classes, and its config key."""
+    if root is not None:
+        return _folder(root, f"{path}.root"), f"{path}.root"
+    return _folder(train_dir, f"{path}.train_dir"), f"{path}.train_dir"
+
+
+def no_classes(folder: Path, key: str) -> ConfigError:
+    return ConfigError(
+        key,
+        f"{folder} has no class sub-folders; expected one folder per class (e.g. cats/ and "
+        "dogs/) holding that class's images",
+    )
 
 
 def class_folders(root: Path) -> list[str]:
@@ -190,16 +216,40 @@ class ImageFolderDataModule(ImageDataModule):
 
     def __init__(self, config: ImageFolderConfig) -> None:
         config.check()
-        if config.root is not None:
-            self.train_root, self.train_key = _folder(config.root, "data.root"), "data.root"
-        else:
-            assert config.train_dir is not None  # check() requires root or train_dir
-            self.train_root = _folder(config.train_dir, "data.train_dir")
-            self.train_key = "data.train_dir"
+        self.train_root, self.train_key = training_folder(config.root, config.train_dir)
         self.val_root = None if config.val_dir is None else _folder(config.val_dir, "data.val_dir")
         classes = class_folders(self.train_root)
         self._check_classes(classes, config.num_classes)
         super().__init__(config, class_names=classes)
+
+    @classmethod
+    def read_unset(
+        cls, mapping: Mapping[str, Any], path: str = "data"
+    ) -> tuple[dict[str, Any], list[str]]:
+        """`num_classes`, `channels` and `image_size` left null (or out) are read from the
+        training folder: its class sub-folders, its images' modes and sizes
+        (archforge/data/folder_stats.py). A value the config states is kept, and checked
+        against the folder when the module is built."""
+        filled = dict(mapping)
+        unset = [k for k in DATA_KEYS if filled.get(k) is None]
+        augment = filled.get("augment")
+        hflip = augment.get("hflip", True) if isinstance(augment, Mapping) else True
+        if not unset and not hflip:
+            return filled, []
+        check_sources(filled.get("root"), filled.get("train_dir"), filled.get("val_dir"), path)
+        folder, key = training_folder(filled.get("root"), filled.get("train_dir"), path)
+        classes = class_folders(folder)
+        if not classes:
+            raise no_classes(folder, key)
+        stats = folder_stats(folder, classes)
+        side, rule = stats.size()
+        read = {"num_classes": len(classes), "channels": stats.channels, "image_size": side}
+        filled.update({k: read[k] for k in unset})
+        channels, size = filled["channels"], filled["image_size"]
+        if "image_size" not in unset:
+            rule = "native" if stats.sizes == (((size, size), stats.images),) else "resized"
+        lines = describe(stats, unset, channels, size, rule, bool(hflip))
+        return filled, lines
 
     def default_stats(self, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """ImageNet's statistics: the usual choice for photos, and for pretrained weights."""
@@ -209,11 +259,7 @@ class ImageFolderDataModule(ImageDataModule):
 
     def _check_classes(self, classes: list[str], num_classes: int) -> None:
         if not classes:
-            raise ConfigError(
-                self.train_key,
-                f"{self.train_root} has no class sub-folders; expected one folder per class "
-                "(e.g. cats/ and dogs/) holding that class's images",
-            )
+            raise no_classes(self.train_root, self.train_key)
         if len(classes) != num_classes:
             raise ConfigError(
                 "data.num_classes",

@@ -171,4 +171,10 @@ def _plot(rows: list[tuple[str, str, Cost, int]], path: Path) -> Path:
         ax.invert_yaxis()
     ax_p.set_yticklabels([lab.replace(", ", "\n", 1) for lab in labels], fontsize=7)
     ax_m.set_yticklabels([])
+    from matplotlib.patches import Patch
+
+    ax_m.legend(handles=[
+        Patch(color="tab:red", label="without: naive module, basic block, full kernel"),
+        Patch(color="tab:blue", label="with: 1x1 reductions, bottleneck, factorised"),
+    ], loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, fontsize=7, frameon=False)
     return save_figure(fig, path)

@@ -36,9 +36,11 @@ class Table:
         return str(value)
 
     def markdown(self) -> str:
-        lines = [f"### {self.title}", "", "| " + " | ".join(self.columns) + " |"]
+        """A GitHub-flavoured Markdown table; a `|` inside a cell ("max |logit diff|") is
+        escaped, so every row has as many cells as the header."""
+        lines = [f"### {self.title}", "", _md_row(self.columns)]
         lines.append("|" + "|".join("---" for _ in self.columns) + "|")
-        lines += ["| " + " | ".join(self.cell(v) for v in row) + " |" for row in self.rows]
+        lines += [_md_row([self.cell(v) for v in row]) for row in self.rows]
         return "\n".join(lines)
 
     def column(self, name: str) -> list[Any]:
@@ -50,6 +52,11 @@ class Table:
             writer = csv.writer(f)
             writer.writerow(self.columns)
             writer.writerows(self.rows)
+
+
+def _md_row(cells: Sequence[str]) -> str:
+    escaped = (str(c).replace("|", "\\|").replace("\n", " ") for c in cells)
+    return "| " + " | ".join(escaped) + " |"
 
 
 @dataclass

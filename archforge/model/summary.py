@@ -39,7 +39,7 @@ class ModelSummary:
         lines.append("-" * len(header))
         lines.append(
             f"{'total':<16}{'':<28}{'':>18}{self.total_params:>14,}{self.total_macs:>16,}"
-            f"  ({human(self.total_params)} params, {human(self.total_macs)}MACs)"
+            f"  ({human(self.total_params)} params, {human(self.total_macs)} MACs)"
         )
         return "\n".join(lines)
 
@@ -52,7 +52,8 @@ def fmt_shape(shape: tuple[int, ...]) -> str:
 
 
 def human(n: float) -> str:
+    """`n` to four significant digits with a K / M / G suffix: 149,497,088 -> "149.5M"."""
     for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(n) >= size:
-            return f"{n / size:.3f}{unit}"
+            return f"{n / size:.4g}{unit}"
     return f"{n:.0f}"

@@ -43,12 +43,13 @@ def before_hydra(parsed: argparse.Namespace) -> None:
     keys = [item.partition("=")[0] for item in parsed.overrides]
     target = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
     given = [i.partition("=")[2] for i in parsed.overrides if i.partition("=")[0] == "run_dir"]
+    user_overrides = list(parsed.overrides)  # errors name the key the user typed
     if given and given[-1] not in ("", "null") and target not in keys and "," not in given[-1]:
         parsed.overrides.append(f"{target}={given[-1]}")
     if _rank() != 0 or parsed.multirun or parsed.cfg or parsed.help or parsed.info:
         return
     chosen = overwrite = None
-    for item in parsed.overrides:
+    for item in user_overrides:
         key, _, value = item.partition("=")
         if key in ("run_dir", "hydra.run.dir") and value not in ("", "null"):
             chosen = (key, value.strip("'\""))
@@ -60,6 +61,7 @@ def before_hydra(parsed: argparse.Namespace) -> None:
 
 def train_task(cfg: DictConfig) -> float | None:
     """One Hydra job: the run directory is Hydra's output directory."""
+    from archforge.config.run import parse_run
     from archforge.training.fit import train as fit
 
     hydra_cfg = HydraConfig.get()
@@ -74,8 +76,12 @@ def train_task(cfg: DictConfig) -> float | None:
     with open_dict(cfg):
         cfg.run_dir = str(out)
     _lightning_logs_to_hydra()
+    run = parse_run(cfg)
+    if _rank() == 0:
+        for line in run.notes:  # what was read from the data (an image folder's size)
+            print(line, file=sys.stderr, flush=True)
     with ddp_relaunch_as_this_job(hydra_cfg, out):
-        result = fit(cfg)
+        result = fit(run)
     if _rank() == 0:
         print_result(result)
     acc = result.metrics.get("val/acc")

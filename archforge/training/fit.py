@@ -33,6 +33,7 @@ from archforge.training.freeze import freeze_backbone, stage_indices, unfreeze
 from archforge.training.history import MetricsHistory
 from archforge.training.memory_format import choose_channels_last
 from archforge.training.module import ClassifierModule
+from archforge.training.progress import progress_callbacks
 from archforge.training.rundir import RUN_DIR_ENV, choose_run_dir, make_loggers
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,8 @@ def make_trainer(run: Run, folder: Path, callbacks: list[L.Callback], progress: 
         # CPU (`trainer=ddp trainer.accelerator=cpu`) trains in fp32 instead.
         log.warning("precision %s on CPU is slow; using 32-true", kwargs["precision"])
         kwargs["precision"] = "32-true"
+    if progress:  # on stderr, epochs counted from 1 as in the printed result
+        callbacks = [*callbacks, *progress_callbacks()]
     try:
         return L.Trainer(
             **kwargs,
@@ -184,7 +187,7 @@ def make_trainer(run: Run, folder: Path, callbacks: list[L.Callback], progress: 
             callbacks=callbacks,
             enable_checkpointing=checkpoints,
             enable_progress_bar=progress,
-            enable_model_summary=progress,
+            enable_model_summary=False,  # progress_callbacks() has its own
             plugins=[AtomicCheckpointIO()],
         )
     except (TypeError, ValueError) as exc:  # includes Lightning's MisconfigurationException

@@ -11,15 +11,15 @@ import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
 from archforge.checkpoint import META_KEY
-from archforge.config.sections import OptimConfig
+from archforge.config.sections import TOP5_MIN_CLASSES, OptimConfig
 from archforge.model.network import Network
 from archforge.training.freeze import keep_frozen_norms_in_eval
 from archforge.training.optim import build_optimizer, build_scheduler
 
 
 class ClassifierModule(L.LightningModule):
-    """Cross-entropy (with optional label smoothing, Szegedy et al. 2016), top-1 and top-5
-    accuracy, optimizer and per-step LR schedule from `OptimConfig`.
+    """Cross-entropy (with optional label smoothing, Szegedy et al. 2016), top-1 and (with
+    more than 5 classes) top-5 accuracy, optimizer and per-step LR schedule from `OptimConfig`.
 
     `meta` (plain data: resolved config, class names, ...) is stored in every checkpoint.
     """
@@ -41,10 +41,11 @@ class ClassifierModule(L.LightningModule):
         self.channels_last = channels_last
         self.meta = dict(meta or {})
         num_classes = net.config.num_classes
-        top_k = min(5, num_classes)
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.val_acc5 = MulticlassAccuracy(num_classes, top_k=top_k, average="micro")
+        # Top-5 of 5 or fewer classes is always 100%: not measured, not shown.
+        self.val_acc5 = (MulticlassAccuracy(num_classes, top_k=5, average="micro")
+                         if num_classes > TOP5_MIN_CLASSES else None)
         if channels_last:
             self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         # One sample of the network's input: Lightning's summary shows in/out shapes and FLOPs.
@@ -84,12 +85,13 @@ class ClassifierModule(L.LightningModule):
         logits = self(x)
         loss = F.cross_entropy(logits, y)
         self.val_acc(logits, y)
-        self.val_acc5(logits, y)
         # on_epoch + sync_dist: one value per validation epoch, averaged over DDP ranks; the
         # Optuna pruning callback reads trainer.callback_metrics["val/acc"].
         self.log("val/loss", loss, on_epoch=True, sync_dist=True, prog_bar=True)
         self.log("val/acc", self.val_acc, on_epoch=True, sync_dist=True, prog_bar=True)
-        self.log("val/acc_top5", self.val_acc5, on_epoch=True, sync_dist=True)
+        if self.val_acc5 is not None:
+            self.val_acc5(logits, y)
+            self.log("val/acc_top5", self.val_acc5, on_epoch=True, sync_dist=True)
 
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.net, self.optim)

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from markdown_tables import check_tables_render
 
 from archforge.cli import main
 from archforge.errors import ConfigError
@@ -41,6 +42,7 @@ def test_bottleneck_1x1_numbers_and_files(tmp_path: Path) -> None:
     assert "| 1x1 conv, 64x64x100 | 20 1x1 filters (+bias) | 20x64x64 | 2,020 |" in (
         tmp_path / "results.md"
     ).read_text()
+    assert check_tables_render(tmp_path / "results.md") == 1
 
 
 def test_bottleneck_1x1_torchvision_kernel(tmp_path: Path) -> None:
@@ -69,6 +71,7 @@ def test_separable_ratios_and_model_sizes(tmp_path: Path) -> None:
         "separable.png",
     }
     assert len(_csv(tmp_path / "standard_vs_separable.csv")) == 2
+    assert check_tables_render(tmp_path / "results.md") == 2
 
 
 def test_list_names_every_experiment(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from markdown_tables import check_tables_render
 from omegaconf import OmegaConf
 
 from archforge.errors import ConfigError
@@ -48,6 +49,7 @@ def test_identity_blocks_change_nothing_then_finetune(tmp_path: Path) -> None:
     assert torch.count_nonzero(start["stages.2.2.bn2.weight"]) > 0
     assert len(_rows(tmp_path / "fine_tuning.csv")) == 2
     assert "closing batch-norm scales moved from 0 to at most" in " ".join(out.notes)
+    assert check_tables_render(tmp_path / "results.md") == 2  # "max \|logit diff\|" escaped
 
 
 def test_degradation_curves_per_model_and_seed(tmp_path: Path) -> None:
@@ -69,6 +71,7 @@ def test_degradation_curves_per_model_and_seed(tmp_path: Path) -> None:
         ("plain20", "1"), ("plain20", "2"), ("resnet20", "1"), ("resnet20", "2")
     ]
     assert (tmp_path / "degradation.png").stat().st_size > 1000
+    assert check_tables_render(tmp_path / "results.md") == len(out.tables)
 
 
 def test_transfer_finetunes_through_archforge(tmp_path: Path) -> None:
@@ -87,6 +90,7 @@ def test_transfer_finetunes_through_archforge(tmp_path: Path) -> None:
     assert list(pre.data.classes) == [0, 1, 2, 3, 4] and pre.model.num_classes == 5
     assert "90 training images (10%)" in " ".join(out.notes)
     assert {"results.md", "results.csv", "transfer.png"} <= {p.name for p in tmp_path.iterdir()}
+    assert check_tables_render(tmp_path / "results.md") == 1
 
 
 def test_transfer_rejects_overlapping_digits(tmp_path: Path) -> None:

@@ -42,9 +42,9 @@ def bn(c: int) -> list[Shape]:
 
 
 def lenet5() -> list[Shape]:
-    # C1, C3 (full connectivity), C5 as a 400 -> 120 layer, F6, output layer.
-    return conv(6, 1, 5, True) + conv(16, 6, 5, True) + linear(120, 400) + linear(84, 120) + \
-        linear(10, 84)
+    # C1, C3 (full connectivity), C5 (the paper's 5x5 convolution, 16 -> 120 maps), F6, output.
+    return conv(6, 1, 5, True) + conv(16, 6, 5, True) + conv(120, 16, 5, True) + \
+        linear(84, 120) + linear(10, 84)
 
 
 def alexnet() -> list[Shape]:
@@ -100,6 +100,8 @@ def test_parameter_shapes_equal_the_reference(name: str) -> None:
     assert (got - reference, reference - got) == (Counter(), Counter())
 
 
-def test_lenet5_feature_map_is_5x5x16_before_c5() -> None:
+def test_lenet5_c5_is_a_5x5_convolution_on_the_5x5x16_map() -> None:
     rows = archforge.summary("lenet5").rows
-    assert [r.out_shape for r in rows] == [(1, 32, 32), (6, 14, 14), (16, 5, 5), (10,)]
+    assert [r.out_shape for r in rows] == [(1, 32, 32), (6, 14, 14), (16, 5, 5), (120, 1, 1),
+                                           (10,)]
+    assert (120, 16, 5, 5) in ours("lenet5")
