@@ -68,3 +68,13 @@ def test_every_proxy_scores_an_archforge_network() -> None:
     # no data needed: the same score for any batch of that shape
     other = (torch.randn(8, 3, 8, 8), torch.zeros(8, dtype=torch.long))
     assert score(net, other, DATA_FREE) == {k: scores[k] for k in DATA_FREE}
+
+
+def test_summary_prints_the_proxies(capsys: pytest.CaptureFixture[str]) -> None:
+    from archforge.cli import main
+
+    assert main(["summary", "model=nb201", "data=digits", "proxies=[synflow,naswot]",
+                 "proxy_batch=8"]) == 0
+    out = capsys.readouterr().out
+    assert "batch of 8 from data=digits" in out
+    assert "synflow" in out and "naswot" in out and "snip" not in out
