@@ -8,7 +8,8 @@ images, so they are reproduced here as published; the data-dependent proxies (na
 grad_norm) are computed on one batch of scikit-learn's digits, upsampled to 32x32 and
 repeated over 3 channels - not CIFAR images - and are labelled so.
 
-    python bench/bench_proxies.py --archs 1000 --proxies synflow params macs
+    python bench/bench_proxies.py --archs 1000 --proxies synflow params macs \
+        --save bench/figures/nb201_proxies.json
     python bench/bench_proxies.py --archs 200 --batch 16 --proxies naswot snip grad_norm
 """
 
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import random
 import time
+from pathlib import Path
 
 import torch
 from scipy.stats import spearmanr
@@ -51,6 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--proxies", nargs="*", default=None, help="default: all")
     ap.add_argument("--batch", type=int, default=64, help="images for data-dependent proxies")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save", default=None,
+                    help="write {cell key: {proxy: value}} as JSON (bench_search_quality.py "
+                         "reads bench/figures/nb201_proxies.json for pre-screening)")
     args = ap.parse_args(argv)
     from archforge_plugins.nb201 import format_arch
 
@@ -74,6 +80,9 @@ def main(argv: list[str] | None = None) -> None:
             values[name].append(v)
         acc.append(table.entries[key].mean_acc)
     took = time.perf_counter() - started
+    if args.save:
+        rows = {key: {n: values[n][i] for n in names} for i, key in enumerate(keys)}
+        Path(args.save).write_text(json.dumps({"dataset": args.dataset, "cells": rows}))
     print(f"{args.archs} cells of NAS-Bench-201, {d.title} mean validation accuracy, "
           f"{took:.0f} s ({1000 * took / args.archs:.0f} ms per cell)")
     print("| proxy | Spearman rho (archforge) | published (Abdelfattah et al. 2021) | data |")

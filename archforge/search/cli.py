@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archforge.errors import ConfigError
-from archforge.search.prepare import prepare, quiet
+from archforge.search.prepare import Prepared, prepare, quiet
 from archforge.search.report import trials_table, write_report
 from archforge.search.signals import handling, signal_name, stop
+from archforge.search.strategy.prescreen import prescreen, proxy_scorer
 from archforge.search.study import counted, open_storage, reap_orphans, repairs, requeue_failed
 from archforge.search.winners import export, retrain_command
 from archforge.search.workers import Workers
@@ -60,6 +61,8 @@ def _search(args: list[str]) -> int:
     reaped = reap_orphans(study, s.heartbeat_grace, idle=True)
     requeue_failed(study, s.max_retries)
     before, _ = _status(study)
+    if s.prescreen.samples and not study.get_trials(deepcopy=False):
+        _prescreen(prep, study, console)
     workers = Workers(prep, args)
     console.print(
         f"[bold]archforge search[/] study [cyan]{s.study_name}[/] in {s.storage_url}: "
@@ -104,6 +107,16 @@ def _search(args: list[str]) -> int:
                       "were marked failed and are re-queued when this command runs again")
         return stop.exit_code
     return 1 if failures else 0
+
+
+def _prescreen(prep: Prepared, study: optuna.Study, console: Console) -> None:
+    p = prep.settings.prescreen
+    started = time.perf_counter()
+    score = proxy_scorer(prep.base_overrides, prep.space, p.proxy, prep.base.get("data"),
+                         p.batch)
+    chosen = prescreen(study, prep.space, p.samples, p.top, score, prep.settings.seed)
+    console.print(f"pre-screened {p.samples} random candidates by {p.proxy} in "
+                  f"{time.perf_counter() - started:.0f} s: the best {len(chosen)} run first")
 
 
 class TrialLines:
