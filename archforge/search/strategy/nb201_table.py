@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import pickle
+import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,6 +104,13 @@ class NB201Table:
 
     def entry(self, ops: Sequence[str]) -> Entry:
         return self.entries[self.key(ops)]
+
+    def draw(self, key: str, seed: int | None, number: int) -> tuple[int, float]:
+        """One stored training seed of `key` and its validation accuracy (percent), drawn
+        from the search seed and the trial number: as a real run gives one noisy value."""
+        accs = self.entries[key].val_acc
+        index = random.Random(f"{seed}:{number}").randrange(len(accs))
+        return index, accs[index]
 
     def regret(self, key: str) -> float:
         return self.best_mean - self.entries[key].mean_acc

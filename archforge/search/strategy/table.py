@@ -17,7 +17,6 @@ image is read. Options: `dataset` (cifar10, cifar100 or imagenet for ImageNet16-
 
 from __future__ import annotations
 
-import random
 from typing import cast
 
 import optuna
@@ -69,14 +68,14 @@ class TableEvaluator(Evaluator):
                 f"build: archforge's network has {params:,} parameters, the table's "
                 f"{entry.params:,} for cell {key}; the network is not NAS-Bench-201's"),
                 attrs={"stage": "build"})
-        draw = random.Random(f"{self.seed}:{trial.number}").randrange(len(entry.val_acc))
-        acc = entry.val_acc[draw] / 100.0  # a fraction, as training reports val/acc
+        draw, percent = self.table.draw(key, self.seed, trial.number)
+        acc = percent / 100.0  # a fraction, as training reports val/acc
         values = [acc if o.metric == "val/acc" else candidate.costs[o.metric]
                   for o in self.settings.objectives]
         trial.set_user_attr("metrics", {"val/acc": acc})
         trial.set_user_attr("table_seed", draw)
         trial.set_user_attr("table_mean_acc", entry.mean_acc)
-        trial.set_user_attr("regret", self.table.best_mean - entry.mean_acc)
+        trial.set_user_attr("regret", self.table.regret(key))
         trial.set_user_attr("simulated_s", entry.train_time)
         return Outcome(TrialState.COMPLETE, values=values)
 
