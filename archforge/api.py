@@ -42,7 +42,7 @@ def build(source: Source, overrides: Sequence[str] | None = None) -> nn.Module:
     net = build_network(cfg)
     net.summary = report  # type: ignore[assignment]
     if cfg.weights:
-        from archforge.model.weights import load_weights  # torch-only module, loaded on demand
+        from archforge.checkpoint.weights import load_weights  # torch-only module, loaded on demand
 
         load_weights(net, cfg.weights, key="model.weights")
     return net

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from archforge.checkpoint import load_network
-from archforge.command_args import parse_key_values
+from archforge.cli.command_args import parse_key_values
 from archforge.errors import ConfigError
 from archforge.model.network import Network
 

@@ -32,7 +32,7 @@ from omegaconf import OmegaConf
 
 import archforge
 from archforge.config.compose import compose, zoo_names
-from archforge.search.space import compile_space
+from archforge.search.space.search_space import compile_space
 
 FIGURES = Path(__file__).resolve().parent / "figures"
 CIFAR_N = (3, 5, 7, 9, 18, 36, 72, 200)  # resnet20 ... resnet110, 218, 434, 1202

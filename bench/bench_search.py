@@ -49,7 +49,7 @@ def run_search(root: Path, overrides: list[str], space: str = "resnet_cifar") ->
 
 
 def summarize(root: Path, name: str) -> dict[str, Any]:
-    from archforge.search.study import open_storage
+    from archforge.search.runtime.study import open_storage
 
     study = optuna.load_study(study_name=name,
                               storage=open_storage(str(root / name / "journal.log")))
@@ -197,7 +197,7 @@ def _step_rates(copies: int, threads: int, seconds: float, tmp: Path) -> list[fl
 def ceiling(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     """What the machine allows: one copy of the workers' training step alone (1 thread,
     then all cores) and two 1-thread copies at once, interleaved over the rounds."""
-    from archforge.search.workers import cores as count_cores
+    from archforge.search.runtime.workers import cores as count_cores
 
     cores = count_cores()
     rounds = []

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import optuna
 
-from archforge.search.prepare import prepare
-from archforge.search.space import SearchSpace
+from archforge.search.runtime.prepare import prepare
+from archforge.search.space.search_space import SearchSpace
 from archforge.search.strategy.nb201_table import NB201Table, load_table
 from archforge.search.strategy.prescreen import enqueue_best
 from archforge.search.strategy.samplers import make_sampler

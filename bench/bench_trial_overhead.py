@@ -127,8 +127,8 @@ def instrument() -> StepTimer:
     import lightning as L
     import optuna
 
-    import archforge.search.objective as objective
-    import archforge.search.workers as workers
+    import archforge.search.runtime.workers as workers
+    import archforge.search.trial.objective as objective
     import archforge.training.fit as fit
     from archforge.data.tensors import TensorImageDataset
     from archforge.training.checkpoint_io import AtomicCheckpointIO
@@ -167,7 +167,7 @@ def instrument() -> StepTimer:
 
 def process_start() -> float:
     """Seconds to start Python and import what `archforge search` imports."""
-    code = "import archforge.search.cli, archforge.training.fit, archforge.data"
+    code = "import archforge.cli.search, archforge.training.fit, archforge.data"
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
     return time.perf_counter() - start
@@ -202,8 +202,8 @@ def main() -> None:
 
     start_s = process_start()
     instrument()
-    from archforge.search.cli import search
-    from archforge.search.study import open_storage
+    from archforge.cli.search import search
+    from archforge.search.runtime.study import open_storage
 
     with tempfile.TemporaryDirectory() as tmp:
         overrides = [f"search={args.search}", f"search.root={tmp}", "search.progress=false",

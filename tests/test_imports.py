@@ -27,7 +27,7 @@ def loaded_after(code: str) -> list[str]:
 
 
 @pytest.mark.parametrize("module", ["archforge.model", "archforge.model.builder",
-                                    "archforge.model.check", "archforge.model.weights",
+                                    "archforge.model.check", "archforge.checkpoint.weights",
                                     "archforge.checkpoint", *PLUGIN_MODULES])
 def test_model_core_and_plugins_import_no_framework(module: str) -> None:
     assert loaded_after(f"import {module}") == []

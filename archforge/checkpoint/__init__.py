@@ -1,7 +1,7 @@
 """Checkpoints in one place: the metadata key, safe reading, state-dict extraction and
 matching, rebuilding a trained network, and atomic saving.
 
-Needs only torch and the model core, so `archforge.model.weights`, the Lightning
+Needs only torch and the model core, so `archforge.checkpoint.weights`, the Lightning
 `CheckpointIO` adapter, `predict` and `export` all use it and none of them imports another.
 """
 

@@ -209,7 +209,7 @@ def schema_fields(prefix: list[str]) -> set[str]:
     }
     cls = schema.get(path)
     if cls is None and path == "search":
-        from archforge.search.settings import SearchSettings
+        from archforge.config.search_settings import SearchSettings
 
         cls = SearchSettings
     return {f.name for f in dataclasses.fields(cls)} - {"extra"} if cls else set()

@@ -34,7 +34,7 @@ class Settings:
     seeds: list[int] = field(default_factory=lambda: [0, 1])
     epochs: int = 15
 
-    threads: int = 1  # torch threads (why one: experiments/cli.py)
+    threads: int = 1  # torch threads (why one: archforge/cli/experiment.py)
 
     def check(self, path: str) -> None:
         require(self.threads >= 1, f"{path}.threads", self.threads, "an integer >= 1")

@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 
 from archforge.api import build
+from archforge.checkpoint.weights import load_weights
 from archforge.errors import ConfigError
 from archforge.experiments.report import Outcome, Table, figure_axes, save_figure
 from archforge.experiments.runner import Curves, train_run, validation_logits
-from archforge.model.weights import load_weights
 from archforge.typed import require
 
 TRAINS = True
@@ -38,7 +38,7 @@ class Settings:
     finetune_lr: float = 0.01
     seed: int = 0
 
-    threads: int = 1  # torch threads (why one: experiments/cli.py)
+    threads: int = 1  # torch threads (why one: archforge/cli/experiment.py)
 
     def check(self, path: str) -> None:
         require(self.threads >= 1, f"{path}.threads", self.threads, "an integer >= 1")

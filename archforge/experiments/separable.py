@@ -35,7 +35,7 @@ class Settings:
     kernel_size: int = 3
     batch_size: int = 16  # timed forward batch
     repeats: int = 15  # timed forwards per conv and width; the median is reported
-    # One thread by default (why: experiments/cli.py); timing with two on a shared machine
+    # One thread by default (why: archforge/cli/experiment.py); timing with two on a shared machine
     # turned other jobs' bursts into 100x outliers.
     threads: int = 1
 

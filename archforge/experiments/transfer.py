@@ -36,7 +36,7 @@ class Settings:
     batch_size: int = 16  # on the target: a few images still make several steps
     seed: int = 0
 
-    threads: int = 1  # torch threads (why one: experiments/cli.py)
+    threads: int = 1  # torch threads (why one: archforge/cli/experiment.py)
 
     def check(self, path: str) -> None:
         require(self.threads >= 1, f"{path}.threads", self.threads, "an integer >= 1")

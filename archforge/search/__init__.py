@@ -1,12 +1,13 @@
 """archforge.search: architecture search with Optuna over YAML search spaces.
 
 `archforge search search=<space> [overrides]` composes the training config, validates the
-space (space.py), opens or joins the study (study.py), and runs workers (workers.py) whose
-trials train through `archforge.training` with a pruning callback (callback.py). See
+space (space/), opens or joins the study (runtime/study.py), and runs workers
+(runtime/workers.py) whose trials (trial/) train through `archforge.training` with a pruning
+callback (trial/callback.py). See
 docs/search.md.
 """
 
-from archforge.search.settings import SearchSettings, parse_settings
-from archforge.search.space import SearchSpace, compile_space
+from archforge.config.search_settings import SearchSettings, parse_settings
+from archforge.search.space.search_space import SearchSpace, compile_space
 
 __all__ = ["SearchSettings", "SearchSpace", "compile_space", "parse_settings"]

@@ -27,7 +27,7 @@ from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from archforge.config.compose import compose, to_plain
-from archforge.search.settings import SearchSettings
+from archforge.config.search_settings import SearchSettings
 
 # Keys of the composed config that describe the search, not the run it trained.
 DROPPED_KEYS = ("search", "run_dir")

@@ -22,11 +22,11 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import OmegaConf
 
+from archforge.checkpoint.weights import load_weights
 from archforge.config.run import Run, parse_run
 from archforge.errors import ConfigError
 from archforge.model.builder import build_network
 from archforge.model.network import Network
-from archforge.model.weights import load_weights
 from archforge.training.checkpoint_io import AtomicCheckpointIO
 from archforge.training.finetune import FineTuneSchedule, new_head
 from archforge.training.freeze import freeze_backbone, stage_indices, unfreeze

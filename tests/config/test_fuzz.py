@@ -16,8 +16,8 @@ from omegaconf import OmegaConf
 
 from archforge.config.compose import compose
 from archforge.config.run import parse_run
+from archforge.config.search_settings import parse_settings
 from archforge.errors import ConfigError
-from archforge.search.settings import parse_settings
 
 BASE = ["model.stages.0.depth=1", "model.stages.1.depth=1", "model.stages.2.depth=1",
         "search=resnet_cifar"]

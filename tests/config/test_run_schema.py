@@ -7,8 +7,8 @@ import pytest
 
 from archforge.config.compose import compose
 from archforge.config.run import parse_run
+from archforge.config.search_settings import parse_settings
 from archforge.errors import ConfigError
-from archforge.search.settings import parse_settings
 
 TINY = ["model.stages.0.depth=1", "model.stages.1.depth=1", "model.stages.2.depth=1"]
 

@@ -117,7 +117,7 @@ def test_summary_search_and_train_build_the_same_network(
     assert "1x12x12 native" in err
     assert archforge.summary(str(TINY), args).total_params == trained.total_params
 
-    from archforge.search.prepare import prepare
+    from archforge.search.runtime.prepare import prepare
 
     space = tmp_path / "space.yaml"
     space.write_text("study_name: s\nspace:\n  model.width: [1.0]\n")

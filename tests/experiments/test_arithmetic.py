@@ -9,8 +9,8 @@ import pytest
 from markdown_tables import check_tables_render
 
 from archforge.cli import main
+from archforge.cli.experiment import run_experiment
 from archforge.errors import ConfigError
-from archforge.experiments.cli import run_experiment
 
 
 def _csv(path: Path) -> list[dict[str, str]]:

@@ -14,8 +14,8 @@ import torch
 from markdown_tables import check_tables_render
 from omegaconf import OmegaConf
 
+from archforge.cli.experiment import run_experiment
 from archforge.errors import ConfigError
-from archforge.experiments.cli import run_experiment
 from archforge.experiments.runner import read_curves
 
 FAST = ["trainer.limit_train_batches=2", "trainer.limit_val_batches=2"]

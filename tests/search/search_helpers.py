@@ -9,7 +9,7 @@ from pathlib import Path
 
 import optuna
 
-from archforge.search.study import counted, open_storage
+from archforge.search.runtime.study import counted, open_storage
 
 HERE = Path(__file__).resolve().parent
 TINY = HERE / "tiny.yaml"

@@ -12,7 +12,7 @@ from typing import Any
 import optuna
 import pytest
 
-from archforge.search.study import open_storage
+from archforge.search.runtime.study import open_storage
 
 optuna_dashboard = pytest.importorskip("optuna_dashboard")
 

@@ -10,9 +10,9 @@ import pytest
 from optuna.trial import TrialState
 from search_helpers import TINY, assert_accounted, load, tiny_args
 
-from archforge.search import objective as objective_module
-from archforge.search.cli import search
+from archforge.cli.search import search
 from archforge.search.strategy import training as training_module
+from archforge.search.trial import objective as objective_module
 
 
 def _fake_train(cfg: Any, *, callbacks: Any, run_dir: Path, **kwargs: Any) -> Any:

@@ -13,11 +13,11 @@ import pytest
 from optuna.trial import TrialState
 from search_helpers import assert_accounted, load, tiny_args
 
+from archforge.cli.search import search
 from archforge.errors import ConfigError
-from archforge.search import journal as journal_module
-from archforge.search import study as study_module
-from archforge.search.cli import search
-from archforge.search.journal import SafeJournalFileBackend, repair, scan
+from archforge.search.runtime import journal as journal_module
+from archforge.search.runtime import study as study_module
+from archforge.search.runtime.journal import SafeJournalFileBackend, repair, scan
 from archforge.search.strategy import training as training_module
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import optuna
 from optuna.trial import TrialState
 
-from archforge.search.optuna_private import set_attr_of, storage_of, trial_id, write_intermediate
+from archforge.search.runtime.optuna_private import (
+    set_attr_of,
+    storage_of,
+    trial_id,
+    write_intermediate,
+)
 
 
 def test_every_private_call_works_with_the_installed_optuna() -> None:

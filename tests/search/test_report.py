@@ -9,8 +9,8 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 from rich.console import Console
 
+from archforge.config.search_settings import Objective, SearchSettings
 from archforge.search.report import top_trials, trials_table, write_report
-from archforge.search.settings import Objective, SearchSettings
 
 
 def _study() -> optuna.Study:

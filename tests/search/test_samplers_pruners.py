@@ -11,9 +11,9 @@ from search_helpers import TINY
 
 from archforge.config.compose import compose
 from archforge.errors import ConfigError
-from archforge.search.prepare import prepare
 from archforge.search.pruners import make_pruner
-from archforge.search.space import compile_space
+from archforge.search.runtime.prepare import prepare
+from archforge.search.space.search_space import compile_space
 from archforge.search.strategy.samplers import make_sampler
 
 SPACE = compile_space({"model.block": ["basic", "bottleneck"],

@@ -12,10 +12,10 @@ from optuna.trial import TrialState
 from search_helpers import load, tiny_args
 
 import archforge
+from archforge.cli.search import report, search
 from archforge.config.compose import compose
-from archforge.search.cli import report, search
+from archforge.search.runtime.study import counted
 from archforge.search.strategy import training as training_module
-from archforge.search.study import counted
 
 
 @pytest.mark.slow

@@ -16,8 +16,8 @@ import pytest
 from optuna.trial import TrialState
 from search_helpers import assert_accounted, cli, load, tiny_args
 
-from archforge.search.cli import search
-from archforge.search.signals import Interrupted, Stop
+from archforge.cli.search import search
+from archforge.search.runtime.signals import Interrupted, Stop
 from archforge.search.strategy import training as training_module
 
 
@@ -132,8 +132,8 @@ def test_an_error_after_a_stop_signal_is_the_signals_not_the_candidates() -> Non
     AttributeError from a half-done node, reported as an unreadable YAML file); with a stop
     requested it must re-queue the trial, not record the candidate as invalid."""
     from archforge.errors import ConfigError
-    from archforge.search.outcome import guard as _guard
-    from archforge.search.signals import stop
+    from archforge.search.runtime.signals import stop
+    from archforge.search.trial.outcome import guard as _guard
 
     def bad() -> None:
         raise ConfigError("search", "cannot read YAML file tiny.yaml: 'NoneType' object ...")

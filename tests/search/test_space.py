@@ -11,8 +11,8 @@ from omegaconf import OmegaConf
 
 from archforge.config.compose import compose, conf_dir
 from archforge.errors import ConfigError
-from archforge.search.prepare import prepare
-from archforge.search.space import compile_space, format_value, override, trial_config
+from archforge.search.runtime.prepare import prepare
+from archforge.search.space.search_space import compile_space, format_value, override, trial_config
 
 BASE = compose(["model=resnet20"], "config")
 

@@ -12,9 +12,9 @@ import pytest
 from search_helpers import ROOT, assert_accounted, cli, load, tiny_args
 
 from archforge.errors import ConfigError
-from archforge.search.prepare import prepare
-from archforge.search.study import fingerprint
-from archforge.search.workers import start_method
+from archforge.search.runtime.prepare import prepare
+from archforge.search.runtime.study import fingerprint
+from archforge.search.runtime.workers import start_method
 
 LINUX = sys.platform.startswith("linux")
 
@@ -32,7 +32,7 @@ def test_fork_is_safe_until_a_pool_or_thread_starts() -> None:
     out = _fresh("""
         import threading
         import numpy, scipy.linalg, torch, lightning  # OpenBLAS pools: fork-safe
-        from archforge.search.workers import fork_is_safe, start_method
+        from archforge.search.runtime.workers import fork_is_safe, start_method
         print(fork_is_safe(), start_method("auto"), start_method("spawn"))
         t = threading.Thread(target=threading.Event().wait, args=(5,), daemon=True)
         t.start()
@@ -41,7 +41,7 @@ def test_fork_is_safe_until_a_pool_or_thread_starts() -> None:
     assert out.splitlines() == ["True fork spawn", "False spawn"]
     out = _fresh("""
         import torch
-        from archforge.search.workers import fork_is_safe
+        from archforge.search.runtime.workers import fork_is_safe
         torch.set_num_threads(2)
         x = torch.randn(512, 512)
         (x @ x).sum()  # starts torch's OpenMP pool, which a fork would break
@@ -65,7 +65,7 @@ def test_start_method_is_checked_and_does_not_change_the_study(root: Path) -> No
 def test_a_forked_child_opens_its_own_storage(tmp_path: Path) -> None:
     out = _fresh(f"""
         import os
-        from archforge.search import study
+        from archforge.search.runtime import study
         journal = study.open_storage({str(tmp_path / "j.log")!r})
         db = study.open_storage({f"sqlite:///{tmp_path / 'db.sqlite'}"!r})
         pid = os.fork()

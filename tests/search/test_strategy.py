@@ -11,14 +11,14 @@ import pytest
 from optuna.trial import TrialState
 from search_helpers import load, tiny_args
 
+from archforge.cli.search import search
 from archforge.errors import ConfigError
-from archforge.search.cli import search
-from archforge.search.outcome import Candidate, Outcome
-from archforge.search.prepare import prepare
+from archforge.search.runtime.prepare import prepare
 from archforge.search.strategy import EVALUATORS, Evaluator
 from archforge.search.strategy import nb201_table as table_module
 from archforge.search.strategy.evolution import RegularizedEvolutionSampler
 from archforge.search.strategy.nb201_table import load_table
+from archforge.search.trial.outcome import Candidate, Outcome
 
 
 @EVALUATORS.register("toy_params")

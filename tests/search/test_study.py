@@ -12,13 +12,13 @@ from optuna.trial import TrialState
 from search_helpers import TINY, tiny_args
 
 from archforge.errors import ConfigError
-from archforge.search.mo_pruning import CurveMedianRule
-from archforge.search.objective import objective
-from archforge.search.optuna_private import trial_id, write_intermediate
-from archforge.search.prepare import prepare
+from archforge.search.runtime.optuna_private import trial_id, write_intermediate
+from archforge.search.runtime.prepare import prepare
+from archforge.search.runtime.study import HOST, counted, reap_orphans, requeue_failed
+from archforge.search.runtime.workers import should_stop
 from archforge.search.strategy import training as training_module
-from archforge.search.study import HOST, counted, reap_orphans, requeue_failed
-from archforge.search.workers import should_stop
+from archforge.search.trial.mo_pruning import CurveMedianRule
+from archforge.search.trial.objective import objective
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 from search_helpers import load, tiny_args
 
-from archforge.search.cli import search
+from archforge.cli.search import search
 from archforge.search.winners import retrain_command
 
 

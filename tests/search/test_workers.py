@@ -12,7 +12,7 @@ import pytest
 from optuna.trial import TrialState
 from search_helpers import assert_accounted, cli, load, tiny_args
 
-from archforge.search.cli import search
+from archforge.cli.search import search
 
 
 @pytest.mark.slow

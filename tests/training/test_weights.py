@@ -7,8 +7,8 @@ import torch
 from tv_resnet import TVResNet18, randomised
 
 import archforge
+from archforge.checkpoint.weights import from_torchvision
 from archforge.errors import CheckpointError
-from archforge.model.weights import from_torchvision
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,10 @@ from typing import Any
 
 import optuna
 
+from archforge.config.search_settings import SearchSettings
 from archforge.errors import ConfigError
 from archforge.model.registry import Registry
-from archforge.search.outcome import Candidate, Outcome
-from archforge.search.settings import SearchSettings
+from archforge.search.trial.outcome import Candidate, Outcome
 
 
 class Evaluator(ABC):

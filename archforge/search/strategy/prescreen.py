@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import optuna
 
-from archforge.search.space import SearchSpace
+from archforge.search.space.search_space import SearchSpace
 
 Params = dict[str, Any]
 
@@ -67,10 +67,10 @@ def proxy_scorer(base_overrides: Sequence[str], space: SearchSpace, proxy: str,
 
     from archforge.config.run import parse_run
     from archforge.model.builder import build_network
-    from archforge.search.outcome import INVALID
     from archforge.search.proxies import DATA_FREE, PROXIES
     from archforge.search.proxies.batch import data_batch, random_batch
-    from archforge.search.space import trial_config
+    from archforge.search.space.search_space import trial_config
+    from archforge.search.trial.outcome import INVALID
 
     fn = PROXIES.get(proxy, "search.prescreen.proxy")
     batches: dict[str, Any] = {}

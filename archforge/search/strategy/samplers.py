@@ -22,7 +22,7 @@ import optuna
 
 from archforge.errors import ConfigError
 from archforge.model.registry import Registry
-from archforge.search.space import SearchSpace
+from archforge.search.space.search_space import SearchSpace
 from archforge.search.strategy.evolution import RegularizedEvolutionSampler
 from archforge.search.target import instantiate_target, locate
 

@@ -24,13 +24,13 @@ import torch
 from optuna.trial import TrialState
 from torch import nn
 
+from archforge.config.search_settings import COST_METRICS, SearchSettings
 from archforge.errors import ConfigError
 from archforge.model.builder import build_network
 from archforge.model.registry import BLOCKS
-from archforge.search.outcome import Candidate, Outcome
-from archforge.search.settings import COST_METRICS, SearchSettings
 from archforge.search.strategy.evaluator import EVALUATORS, Evaluator
 from archforge.search.strategy.nb201_table import ANOMALIES, NB201Table, load_table
+from archforge.search.trial.outcome import Candidate, Outcome
 
 CELL = "nb201_cell"
 METRICS = ("val/acc",)  # what the table stores, besides the costs known before training

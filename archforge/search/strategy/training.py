@@ -11,11 +11,11 @@ import optuna
 from optuna.trial import TrialState
 
 from archforge.config.run import Run
-from archforge.search.callback import TrialCallback
-from archforge.search.mo_pruning import CurveMedianRule
-from archforge.search.outcome import Candidate, Outcome, guard
-from archforge.search.settings import COST_METRICS, SearchSettings
+from archforge.config.search_settings import COST_METRICS, SearchSettings
 from archforge.search.strategy.evaluator import EVALUATORS, Evaluator
+from archforge.search.trial.callback import TrialCallback
+from archforge.search.trial.mo_pruning import CurveMedianRule
+from archforge.search.trial.outcome import Candidate, Outcome, guard
 
 
 def run_training(cfg: Run, **kwargs: Any) -> Any:

@@ -13,13 +13,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archforge.errors import ConfigError
-from archforge.search.prepare import Prepared, prepare, quiet
 from archforge.search.report import trials_table, write_report
-from archforge.search.signals import handling, signal_name, stop
+from archforge.search.runtime.prepare import Prepared, prepare, quiet
+from archforge.search.runtime.signals import handling, signal_name, stop
+from archforge.search.runtime.study import (
+    counted,
+    open_storage,
+    reap_orphans,
+    repairs,
+    requeue_failed,
+)
+from archforge.search.runtime.workers import Workers
 from archforge.search.strategy.prescreen import prescreen, proxy_scorer
-from archforge.search.study import counted, open_storage, reap_orphans, repairs, requeue_failed
 from archforge.search.winners import export, retrain_command
-from archforge.search.workers import Workers
 
 
 def _status(study: optuna.Study) -> tuple[int, str]:
@@ -165,5 +171,5 @@ def report(args: list[str]) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:  # python -m archforge.search.cli
+def main(argv: Sequence[str] | None = None) -> int:  # python -m archforge.cli.search
     return search(list(sys.argv[1:] if argv is None else argv))

@@ -15,14 +15,14 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from archforge.config.compose import compose, to_plain
+from archforge.config.search_settings import SearchSettings, parse_settings
 from archforge.errors import ConfigError
-from archforge.search.objective import Context
 from archforge.search.pruners import make_pruner
-from archforge.search.settings import SearchSettings, parse_settings
-from archforge.search.space import SearchSpace, compile_space
+from archforge.search.runtime.study import open_storage, open_study
+from archforge.search.space.search_space import SearchSpace, compile_space
 from archforge.search.strategy import Evaluator, make_evaluator
 from archforge.search.strategy.samplers import make_sampler
-from archforge.search.study import open_storage, open_study
+from archforge.search.trial.objective import Context
 
 
 @dataclass

@@ -31,10 +31,10 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from archforge.config.search_settings import SearchSettings, short_hash
 from archforge.errors import ConfigError
-from archforge.search.journal import Repaired, SafeJournalFileBackend, repair
-from archforge.search.optuna_private import set_attr_of
-from archforge.search.settings import SearchSettings, short_hash
+from archforge.search.runtime.journal import Repaired, SafeJournalFileBackend, repair
+from archforge.search.runtime.optuna_private import set_attr_of
 
 FINGERPRINT = "archforge:fingerprint"
 BASE_CONFIG = "archforge:base_config"

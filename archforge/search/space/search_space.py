@@ -35,7 +35,7 @@ from archforge.config.compose import LATE_GROUPS, apply_overrides, compose
 from archforge.errors import ConfigError, describe_choices
 from archforge.model.discovery import load_plugins
 from archforge.model.registry import BLOCKS, SHORTCUTS
-from archforge.search.paths import MISSING, check, lookup, schema_default
+from archforge.search.space.paths import MISSING, check, lookup, schema_default
 
 SPEC_KEYS = {"type", "choices", "low", "high", "step", "log", "value", "when"}
 TYPES = ("int", "float", "categorical", "fixed")

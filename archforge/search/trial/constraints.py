@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
+from archforge.config.search_settings import Constraints
 from archforge.model.schema import ModelConfig
 from archforge.model.summary import ModelSummary, human
-from archforge.search.settings import Constraints
 
 
 def violation(summary: ModelSummary, limits: Constraints) -> str | None:

@@ -1,8 +1,8 @@
 """The `archforge` command: `archforge <command> [hydra overrides and flags...]`.
 
 Each command lives in its own module and takes the remaining arguments (train, search,
-report and summary are Hydra applications, see archforge/app.py); this file only dispatches
-and turns user errors into one clear line and exit status 2.
+report and summary are Hydra applications, see archforge/cli/hydra_app.py); this file only
+dispatches and turns user errors into one clear line and exit status 2.
 """
 
 from __future__ import annotations
@@ -24,22 +24,23 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, Command] = {
-    "summary": Command("archforge.commands", "summary",
+    "summary": Command("archforge.cli.inspection", "summary",
                        "per-stage table of a model: archforge summary model=resnet50 [overrides]"),
-    "blocks": Command("archforge.commands", "blocks",
+    "blocks": Command("archforge.cli.inspection", "blocks",
                       "registered plugins with their options and docstrings"),
-    "zoo": Command("archforge.commands", "zoo", "every model in conf/model with params and MACs"),
-    "train": Command("archforge.training.cli", "train",
+    "zoo": Command("archforge.cli.inspection", "zoo",
+                   "every model in conf/model with params and MACs"),
+    "train": Command("archforge.cli.train", "train",
                      "train with Lightning: archforge train model=resnet20 data=digits ..."),
-    "predict": Command("archforge.training.cli", "predict",
+    "predict": Command("archforge.cli.train", "predict",
                        "classify images: archforge predict checkpoint=PATH input=IMAGE_OR_FOLDER"),
-    "export": Command("archforge.training.cli", "export",
+    "export": Command("archforge.cli.train", "export",
                       "export to ONNX / TorchScript: archforge export checkpoint=PATH"),
-    "search": Command("archforge.search.cli", "search",
+    "search": Command("archforge.cli.search", "search",
                       "architecture search with Optuna: archforge search search=resnet_cifar ..."),
-    "report": Command("archforge.search.cli", "report",
+    "report": Command("archforge.cli.search", "report",
                       "plots and a table of a study: archforge report search=resnet_cifar ..."),
-    "experiment": Command("archforge.experiments.cli", "experiment",
+    "experiment": Command("archforge.cli.experiment", "experiment",
                           "the papers' claims, one command each: archforge experiment list"),
 }
 
@@ -79,7 +80,7 @@ def _dispatch(args: list[str]) -> int:
         print(f"archforge {version()}")
         return 0
     if args[0] in ("-sc", "--shell-completion"):
-        from archforge.completion import complete
+        from archforge.cli.completion import complete
 
         return complete(args, list(COMMANDS))
     name, rest = args[0], args[1:]
@@ -105,6 +106,3 @@ def _dispatch(args: list[str]) -> int:
         print("archforge: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 
 from archforge.config.run import Run
 from archforge.errors import ConfigError, OptionError
-from archforge.search.signals import Interrupted, stop
+from archforge.search.runtime.signals import Interrupted, stop
 
 
 @dataclass

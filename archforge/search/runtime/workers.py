@@ -39,10 +39,10 @@ from collections.abc import Callable, Sequence
 import optuna
 from optuna.trial import TrialState
 
-from archforge.search.objective import Outcome, objective
-from archforge.search.prepare import Prepared, prepare, quiet
-from archforge.search.signals import Interrupted, handling, install, signal_name, stop
-from archforge.search.study import HOST, counted, reap_orphans, requeue_failed
+from archforge.search.runtime.prepare import Prepared, prepare, quiet
+from archforge.search.runtime.signals import Interrupted, handling, install, signal_name, stop
+from archforge.search.runtime.study import HOST, counted, reap_orphans, requeue_failed
+from archforge.search.trial.objective import Outcome, objective
 
 Progress = Callable[[optuna.Study], None]
 

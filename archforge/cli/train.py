@@ -1,6 +1,6 @@
 """`archforge train | predict | export`: Hydra-style `key=value` overrides in, one result out.
 
-`train` is a Hydra application (archforge/app.py): `train_task` runs once per Hydra job.
+`train` is a Hydra application (archforge/cli/hydra_app.py): `train_task` runs once per Hydra job.
 
 User errors (ConfigError, CheckpointError) propagate to archforge.cli, which prints them as
 one line and exits with status 2.
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 def train(args: list[str]) -> int:
     """archforge train [overrides] [Hydra flags]: Hydra runs `train_task` once per job."""
-    from archforge.app import run
+    from archforge.cli.hydra_app import run
 
     return run("train", args)
 

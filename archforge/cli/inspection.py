@@ -28,7 +28,7 @@ def _console() -> Console:
 
 def summary(args: list[str]) -> int:
     """archforge summary model=<name or path> [data=<name>] [model.key=value ...]"""
-    from archforge.app import run
+    from archforge.cli.hydra_app import run
 
     return run("summary", args)
 

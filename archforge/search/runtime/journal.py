@@ -30,7 +30,7 @@ from typing import Any
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
 from archforge.errors import ConfigError
-from archforge.search.signals import stop
+from archforge.search.runtime.signals import stop
 
 
 @dataclass(frozen=True)

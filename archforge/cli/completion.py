@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from archforge.app import APPS
+from archforge.cli.hydra_app import APPS
 
 
 def complete(args: list[str], commands: list[str]) -> int:
@@ -27,7 +27,7 @@ def complete(args: list[str], commands: list[str]) -> int:
         if "COMP_POINT" in os.environ:
             point = int(os.environ["COMP_POINT"]) - len(command) - 1
             os.environ["COMP_POINT"] = str(max(point, 0))
-    from archforge.app import run
+    from archforge.cli.hydra_app import run
 
     code = run(command, args)
     sys.stdout.flush()

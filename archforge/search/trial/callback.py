@@ -20,9 +20,9 @@ from typing import Any
 import lightning as L
 import optuna
 
-from archforge.search.mo_pruning import CurveMedianRule
-from archforge.search.optuna_private import trial_id, write_intermediate
-from archforge.search.signals import stop
+from archforge.search.runtime.optuna_private import trial_id, write_intermediate
+from archforge.search.runtime.signals import stop
+from archforge.search.trial.mo_pruning import CurveMedianRule
 
 
 class TrialCallback(L.Callback):
@@ -57,7 +57,7 @@ class TrialCallback(L.Callback):
     @property
     def trial(self) -> optuna.Trial:
         if self._trial is None:
-            from archforge.search.study import open_storage
+            from archforge.search.runtime.study import open_storage
 
             study = optuna.load_study(study_name=self.study_name, pruner=self.pruner,
                                       storage=open_storage(self.storage_url))

@@ -41,10 +41,10 @@ class App:
 # search and report keep their own folders (the study directory): no Hydra run directory.
 _NO_RUN_DIR = ("hydra.output_subdir=null", "hydra.run.dir=.", "hydra/job_logging=none")
 APPS: dict[str, App] = {
-    "train": App("config", "archforge.training.cli:train_task"),
-    "search": App("config", "archforge.app:search_task", _NO_RUN_DIR),
-    "report": App("config", "archforge.app:report_task", _NO_RUN_DIR),
-    "summary": App("build", "archforge.commands:summary_task"),
+    "train": App("config", "archforge.cli.train:train_task"),
+    "search": App("config", "archforge.cli.hydra_app:search_task", _NO_RUN_DIR),
+    "report": App("config", "archforge.cli.hydra_app:report_task", _NO_RUN_DIR),
+    "summary": App("build", "archforge.cli.inspection:summary_task"),
 }
 
 
@@ -57,13 +57,13 @@ def _task_overrides() -> list[str]:
 def search_task(cfg: DictConfig) -> None:
     """`archforge search`: the search package takes this job's overrides (it composes each
     trial from them)."""
-    from archforge.search.cli import search
+    from archforge.cli.search import search
 
     search(_task_overrides())
 
 
 def report_task(cfg: DictConfig) -> None:
-    from archforge.search.cli import report
+    from archforge.cli.search import report
 
     report(_task_overrides())
 

@@ -32,11 +32,16 @@ from omegaconf import DictConfig
 from optuna.trial import TrialState
 
 from archforge.config.run import parse_run
-from archforge.search.constraints import costs, latency_violation, measure_latency_ms, violation
-from archforge.search.outcome import Candidate, Outcome, guard
-from archforge.search.settings import SearchSettings
-from archforge.search.space import SearchSpace, trial_config
+from archforge.config.search_settings import SearchSettings
+from archforge.search.space.search_space import SearchSpace, trial_config
 from archforge.search.strategy.evaluator import Evaluator
+from archforge.search.trial.constraints import (
+    costs,
+    latency_violation,
+    measure_latency_ms,
+    violation,
+)
+from archforge.search.trial.outcome import Candidate, Outcome, guard
 
 
 @dataclass

@@ -1,0 +1,5 @@
+"""`python -m archforge.cli ...`: the `archforge` command."""
+
+from archforge.cli import main
+
+raise SystemExit(main())
