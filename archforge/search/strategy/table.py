@@ -26,8 +26,7 @@ from torch import nn
 
 from archforge.config.search_settings import COST_METRICS, SearchSettings
 from archforge.errors import ConfigError
-from archforge.model.builder import build_network
-from archforge.model.registry import BLOCKS
+from archforge.model.builder import scale, stage_block
 from archforge.search.strategy.evaluator import EVALUATORS, Evaluator
 from archforge.search.strategy.nb201_table import ANOMALIES, NB201Table, load_table
 from archforge.search.trial.outcome import Candidate, Outcome
@@ -91,11 +90,20 @@ def cell_ops(cells: list[nn.Module]) -> tuple[str, ...]:
 
 
 def cells_of(candidate: Candidate) -> list[nn.Module]:
-    """The candidate's NAS-Bench-201 cells, built on the meta device (each exposes `ops`)."""
-    cls = BLOCKS.get(CELL, "search.evaluator")
-    with torch.device("meta"):
-        net = build_network(candidate.run.model)
-    return [m for m in net.modules() if type(m) is cls]
+    """The candidate's NAS-Bench-201 cells, one per block (each exposes `ops`): a stage's
+    cell is built once on the meta device, with the options the builder gives it, and
+    counted `depth` times (the whole network was built and traced by the trial's check)."""
+    cfg = candidate.run.model
+    cells: list[nn.Module] = []
+    for i, stage in enumerate(cfg.stages):
+        name, factory, options, _ = stage_block(cfg, i)
+        if name != CELL:
+            continue
+        width = scale(stage.out_channels, cfg.width)
+        with torch.device("meta"):
+            cell = factory(width, width, 1, **options)
+        cells += [cell] * stage.depth
+    return cells
 
 
 def one_conv(cells: list[nn.Module]) -> set[int]:
