@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hydra import version
@@ -25,9 +26,16 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from archforge.config.compose import conf_dir, explain, nesting_guard, schema_overrides
+from archforge.config.compose import (
+    check_group_values,
+    conf_dir,
+    explain,
+    nesting_guard,
+    schema_overrides,
+)
 from archforge.config.file_source import absolute_file_overrides
-from archforge.errors import CheckpointError, ConfigError
+from archforge.config.sweep_size import check_sweep_size
+from archforge.errors import CheckpointError, ConfigError, describe_choices
 
 
 @dataclass(frozen=True)
@@ -102,17 +110,52 @@ def _reporting(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]
     return job
 
 
+def check_primary_config(config_dir: str | None, name: str) -> None:
+    """`-cd DIR -cn NAME` names DIR/NAME.yaml: a missing file is one line naming the flag and
+    the file (Hydra's own message trails off into its search path). A search exports
+    best_run.yaml only once a trial completes: that case says so."""
+    folder = Path(config_dir).expanduser() if config_dir else conf_dir()
+    path = folder / (name if name.endswith(".yaml") else f"{name}.yaml")
+    if path.is_file():
+        return
+    message = f"no config {path}"
+    if Path(name).stem == "best_run" or Path(name).stem.startswith("run_trial_"):
+        message += ("; archforge search writes it once a trial completes, and this search "
+                    "has none yet (its last lines and `archforge report search=...` say how "
+                    "its trials ended)")
+    elif folder.is_dir():
+        found = sorted(p.stem for p in folder.glob("*.yaml"))
+        message += f"; {describe_choices(name, found)}" if found else "; the folder has no .yaml"
+    else:
+        message += f" (the folder {folder} does not exist)"
+    raise ConfigError("--config-name", message)
+
+
+def register_sweeper() -> None:
+    """Make `hydra/sweeper=archforge` known to Hydra. Hydra finds plugins by listing the
+    `hydra_plugins` namespace package, which sees an installed wheel's folder but not the
+    import hook of an editable install (`pip install -e .`); importing the module registers
+    its config and class either way."""
+    from hydra.core.plugins import Plugins
+
+    plugin = importlib.import_module("hydra_plugins.archforge_sweeper.archforge_sweeper")
+    Plugins.instance().register(plugin.ArchforgeSweeper)
+
+
 def run(command: str, args: list[str]) -> int:
     """Run `command` as a Hydra app with `args` (overrides and Hydra's flags, in any order)."""
     app = APPS[command]
     version.setbase("1.3")  # what hydra.main(version_base="1.3") sets: no chdir into run dirs
-    module, _, attr = app.task.partition(":")
-    task = _reporting(getattr(importlib.import_module(module), attr))
     parser = get_args_parser()
     parser.prog = f"archforge {command}"
     parsed = parser.parse_intermixed_args(args)
+    if parsed.multirun:  # before anything is imported or expanded
+        check_sweep_size(parsed.overrides)
+    check_group_values(parsed.overrides)
     parsed.overrides = [f"hydra.job.name={command}", *app.hydra,
                         *schema_overrides(absolute_file_overrides(parsed.overrides))]
+    module, _, attr = app.task.partition(":")
+    task = _reporting(getattr(importlib.import_module(module), attr))
     caught: list[Exception] = []
     if not parsed.multirun:
         # Hydra writes "Error executing job with overrides: [...]" to stderr for a failed
@@ -127,6 +170,9 @@ def run(command: str, args: list[str]) -> int:
                 caught.append(exc)
                 return None
 
+    if parsed.config_name and not parsed.config_path:
+        check_primary_config(parsed.config_dir, parsed.config_name)
+    register_sweeper()
     before = getattr(importlib.import_module(module), "before_hydra", None)
     if callable(before):
         before(parsed)

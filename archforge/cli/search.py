@@ -12,16 +12,20 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from archforge.config.search_settings import SearchSettings
 from archforge.errors import ConfigError
-from archforge.search.report import trials_table, write_report
+from archforge.search.report import no_completed_trial, trials_table, write_report
 from archforge.search.runtime.prepare import Prepared, prepare, quiet
 from archforge.search.runtime.signals import handling, signal_name, stop
+from archforge.search.runtime.storage_errors import failure_line
 from archforge.search.runtime.study import (
     counted,
     open_storage,
     reap_orphans,
     repairs,
     requeue_failed,
+    verdict,
+    verdict_counts,
 )
 from archforge.search.runtime.workers import Workers
 from archforge.search.strategy.prescreen import prescreen, proxy_scorer
@@ -31,9 +35,9 @@ from archforge.search.winners import export, retrain_command
 def _status(study: optuna.Study) -> tuple[int, str]:
     trials = study.get_trials(deepcopy=False)
     n = len(counted(trials))
-    by = {s: sum(t.state == s for t in trials) for s in TrialState}
-    text = (f"complete {by[TrialState.COMPLETE]} pruned {by[TrialState.PRUNED]} "
-            f"failed {by[TrialState.FAIL]} running {by[TrialState.RUNNING]}")
+    by = verdict_counts(trials)
+    text = (f"complete {by['COMPLETE']} pruned {by['PRUNED']} infeasible {by['INFEASIBLE']} "
+            f"failed {by['FAIL']} running {by['RUNNING']}")
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     if done and len(study.directions) == 1:
         text += f" | best {study.best_value:.4f}"
@@ -47,10 +51,11 @@ def search(args: list[str]) -> int:
     with handling():
         try:
             return _search(args)
-        except OSError as exc:  # the storage or an output file cannot be written (full disk)
-            print(f"archforge search: {type(exc).__name__}: {exc}. Every finished trial is kept "
-                  "in the study; a trial that was running is re-queued when this command runs "
-                  "again (after freeing space).", file=sys.stderr)
+        except Exception as exc:  # a database outage, a full disk: one line, no traceback
+            line = failure_line(exc, "archforge search")
+            if line is None:
+                raise
+            print(line, file=sys.stderr)
             return 1
 
 
@@ -98,14 +103,12 @@ def _search(args: list[str]) -> int:
         failures = workers.run(study, on_trial=update)
         update(study)
     elapsed = time.perf_counter() - t0
-    console.print(trials_table(study, s, k=5))
-    files = export(study, s, prep.base_overrides)
+    # the result on stdout (progress and log lines above went to stderr)
+    result = Console(soft_wrap=True)
+    print_trials(result, study, s, k=5)
     after, info = _status(study)
-    console.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
-    for f in files:
-        console.print(f"[green]{f}[/]  ({retrain_command(f)})")
-    if not files:
-        console.print("no completed trial yet: nothing exported")
+    result.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
+    print_winners(result, study, prep)
     for line in failures:
         console.print(f"[red]{line}[/]; its running trial is re-queued on resume")
     if stop.requested:
@@ -123,6 +126,41 @@ def _prescreen(prep: Prepared, study: optuna.Study, console: Console) -> None:
     chosen = prescreen(study, prep.space, p.samples, p.top, score, prep.settings.seed)
     console.print(f"pre-screened {p.samples} random candidates by {p.proxy} in "
                   f"{time.perf_counter() - started:.0f} s: the best {len(chosen)} run first")
+
+
+def print_winners(console: Console, study: optuna.Study, prep: Prepared,
+                  archforge_runs: bool = True) -> None:
+    """Export the winners (archforge's own runs) and print how to retrain them; for another
+    application's sweep, the best trial's overrides."""
+    if not archforge_runs:
+        done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+        if done and len(study.directions) == 1:
+            best = study.best_trial
+            console.print(f"best trial {best.number}: "
+                          f"{' '.join(best.user_attrs.get('overrides', []))}")
+        elif not done:
+            console.print("no completed trial yet")
+        return
+    files = export(study, prep.settings, prep.base_overrides)
+    for f in files:
+        console.print(f"[green]{f}[/]  ({retrain_command(f)})")
+    if files:
+        return
+    if no_completed_trial(study) is not None:
+        console.print("nothing to retrain: no trial completed, so no best_run.yaml was "
+                      "written (the lines above say how the trials ended)")
+    else:
+        console.print(f"nothing exported (search.export={prep.settings.export})")
+
+
+def print_trials(console: Console, study: optuna.Study, settings: SearchSettings,
+                 k: int) -> None:
+    """The top `k` completed trials as a table; without any, how the trials ended."""
+    empty = no_completed_trial(study)
+    if empty is None:
+        console.print(trials_table(study, settings, k=k))
+    else:
+        console.print("\n".join(empty), markup=False, highlight=False)
 
 
 class TrialLines:
@@ -146,7 +184,7 @@ def trial_line(t: FrozenTrial) -> str:
     seconds = t.user_attrs.get("duration_s")
     if seconds is None and t.datetime_start and t.datetime_complete:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds()
-    text = (f"trial {t.number} {t.state.name} value {value} | {params} | "
+    text = (f"trial {t.number} {verdict(t)} value {value} | {params} | "
             f"{seconds if seconds is not None else float('nan'):.1f} s")
     reason = t.user_attrs.get("reason")
     return f"{text} | {reason}" if reason and t.state != TrialState.COMPLETE else text
@@ -156,15 +194,16 @@ def report(args: list[str]) -> int:
     quiet()
     prep = prepare(args)
     s = prep.settings
+    storage = open_storage(s.storage_url, read_only=True)  # a report never writes to it
     try:
-        study = optuna.load_study(study_name=s.study_name, storage=open_storage(s.storage_url))
+        study = optuna.load_study(study_name=s.study_name, storage=storage)
     except KeyError as exc:
         raise ConfigError("search.study_name", f"no study {s.study_name!r} in "
                           f"{s.storage_url}; run archforge search first") from exc
     console = Console(soft_wrap=True)
     out = s.study_dir / "report"
     files, skipped = write_report(study, out, [o.metric for o in s.objectives])
-    console.print(trials_table(study, s, k=10))
+    print_trials(console, study, s, k=10)
     console.print(f"plots: {out} ({len(files)} files)")
     for name, why in skipped.items():
         console.print(f"  skipped {name}: {why}")

@@ -28,6 +28,7 @@ COST_METRICS = ("params", "macs", "latency_ms")
 TRAIN_METRICS = ("val/acc", "val/loss", "val/acc_top5")
 DIRECTIONS = ("maximize", "minimize")
 START_METHODS = ("auto", "fork", "spawn")
+MAX_THREADS = 1024  # torch threads per worker: more than any machine has cores
 
 
 
@@ -102,6 +103,9 @@ class SearchSettings:
     evaluator: Any = "training"  # how a candidate is scored: training | table (strategy/)
     prescreen: Prescreen = field(default_factory=Prescreen)
     pruner: Any = "median"
+    # The pruner prunes nothing until this many trials completed (first_winner.py): a short
+    # search always ends with a winner. 0 lets the pruner judge from the first trial on.
+    min_completed: int = 1
     constraints: Constraints = field(default_factory=Constraints)
     overrides: list[str] = field(default_factory=list)
     heartbeat_interval: float = 10.0
@@ -119,11 +123,15 @@ class SearchSettings:
                 self.study_name, "letters, digits, _ . -")
         require(bool(self.space), f"{path}.space", self.space,
                 "a non-empty mapping of config paths to parameter specs")
-        for key, low in (("n_trials", 1), ("n_workers", 1), ("max_retries", 0)):
+        for key, low in (("n_trials", 1), ("n_workers", 1), ("max_retries", 0),
+                         ("min_completed", 0)):
             require(getattr(self, key) >= low, f"{path}.{key}", getattr(self, key),
                     f"an integer >= {low}")
-        require(self.threads is None or self.threads >= 1, f"{path}.threads", self.threads,
-                "an integer >= 1 or null")
+        require(self.threads is None or 1 <= self.threads <= MAX_THREADS, f"{path}.threads",
+                self.threads, f"an integer in [1, {MAX_THREADS}] or null")
+        # the sampler's seed adds 100003 per worker and the trials stored: stay below 2**32
+        require(self.seed is None or 0 <= self.seed < 2**31, f"{path}.seed", self.seed,
+                "an integer in [0, 2**31) or null")
         require(self.timeout is None or self.timeout > 0, f"{path}.timeout", self.timeout,
                 "seconds > 0 or null")
         require(self.heartbeat_interval >= 0.1, f"{path}.heartbeat_interval",

@@ -41,7 +41,7 @@ class TrainingEvaluator(Evaluator):
         trained = guard(lambda: self.train(trial, candidate), "train")
         if isinstance(trained, Outcome):
             return trained
-        return guard(lambda: self.score(trial, candidate, *trained), "score")
+        return guard(lambda: score(self.settings, trial, candidate.costs, *trained), "score")
 
     def train(self, trial: optuna.Trial, candidate: Candidate) -> tuple[Any, TrialCallback]:
         """Train with the pruning callback; the training result and the callback."""
@@ -55,28 +55,31 @@ class TrainingEvaluator(Evaluator):
                               sanity_check=False)
         return result, callback
 
-    def score(self, trial: optuna.Trial, candidate: Candidate, result: Any,
-              callback: TrialCallback) -> Outcome:
-        """The objective values, or PRUNED with the reason the callback gave.
 
-        The callback's decision is also read back from the storage: under `ddp_spawn` it ran
-        in another process, whose callback object never comes back.
-        """
-        stored = stored_attrs(trial)
-        stop_reason = callback.stop_reason or stored.get("stop_reason")
-        trial.set_user_attr("epochs", max(callback.epochs, int(stored.get("epochs", 0))))
-        trial.set_user_attr("run_dir", str(result.run_dir))
-        if stop_reason is not None:
-            return Outcome(TrialState.PRUNED, reason=stop_reason)
-        values = []
-        for o in self.settings.objectives:
-            v = (candidate.costs[o.metric] if o.metric in COST_METRICS
-                 else result.metrics.get(o.metric))
-            if v is None or not math.isfinite(float(v)):
-                return Outcome(TrialState.PRUNED, reason=f"{o.metric} is {v!r} after training")
-            values.append(float(v))
-        trial.set_user_attr("metrics", {k: float(v) for k, v in result.metrics.items()})
-        return Outcome(TrialState.COMPLETE, values=values)
+def score(settings: SearchSettings, trial: optuna.Trial, costs: dict[str, float], result: Any,
+          callback: TrialCallback | None = None) -> Outcome:
+    """The objective values (`result.metrics`, and the candidate's `costs`), or PRUNED with
+    the reason the callback gave.
+
+    The callback's decision is also read back from the storage: under `ddp_spawn` it ran in
+    another process, whose callback object never comes back; in a job the sweeper launched
+    (runtime/sweeper.py) there is no callback here at all.
+    """
+    stored = stored_attrs(trial)
+    stop_reason = (callback and callback.stop_reason) or stored.get("stop_reason")
+    epochs = callback.epochs if callback is not None else 0
+    trial.set_user_attr("epochs", max(epochs, int(stored.get("epochs", 0))))
+    trial.set_user_attr("run_dir", str(result.run_dir))
+    if stop_reason is not None:
+        return Outcome(TrialState.PRUNED, reason=stop_reason)
+    values = []
+    for o in settings.objectives:
+        v = costs[o.metric] if o.metric in COST_METRICS else result.metrics.get(o.metric)
+        if v is None or not math.isfinite(float(v)):
+            return Outcome(TrialState.PRUNED, reason=f"{o.metric} is {v!r} after training")
+        values.append(float(v))
+    trial.set_user_attr("metrics", {k: float(v) for k, v in result.metrics.items()})
+    return Outcome(TrialState.COMPLETE, values=values)
 
 
 def stored_attrs(trial: optuna.Trial) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 from archforge.config.run import Run
 from archforge.errors import ConfigError, OptionError
 from archforge.search.runtime.signals import Interrupted, stop
+from archforge.search.runtime.storage_errors import is_storage_failure
 
 
 @dataclass
@@ -51,6 +52,8 @@ def guard(step: Callable[[], Any], stage: str) -> Any:
         # record a good candidate as invalid.
         if stop.requested:
             raise Interrupted(stop.signum or 2) from exc
+        if is_storage_failure(exc):  # not the candidate's doing: the search stops
+            raise
         if isinstance(exc, SystemExit):
             return failed(exc, stage, f"exited (SystemExit {exc.code})")
         if isinstance(exc, INVALID) and stage == "build":  # the candidate's own values
