@@ -34,6 +34,9 @@ COMMANDS: dict[str, Command] = {
                      "train with Lightning: archforge train model=resnet20 data=digits ..."),
     "predict": Command("archforge.cli.train", "predict",
                        "classify images: archforge predict checkpoint=PATH input=IMAGE_OR_FOLDER"),
+    "evaluate": Command("archforge.cli.evaluate", "evaluate",
+                        "accuracy, per-class accuracy, confusion matrix: archforge evaluate "
+                        "checkpoint=PATH split=test"),
     "export": Command("archforge.cli.train", "export",
                       "export to ONNX / TorchScript: archforge export checkpoint=PATH"),
     "search": Command("archforge.cli.search", "search",

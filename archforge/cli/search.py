@@ -18,23 +18,27 @@ from archforge.errors import ConfigError
 from archforge.search.report import no_completed_trial, trials_table, write_report
 from archforge.search.runtime.prepare import Prepared, prepare, quiet
 from archforge.search.runtime.signals import handling, signal_name, stop
+from archforge.search.runtime.storage_errors import failure_line
 from archforge.search.runtime.study import (
     counted,
     open_storage,
     reap_orphans,
     repairs,
     requeue_failed,
+    verdict,
+    verdict_counts,
 )
 from archforge.search.runtime.workers import Workers
+from archforge.search.strategy.prescreen import prescreen, proxy_scorer
 from archforge.search.winners import export, retrain_command
 
 
 def _status(study: optuna.Study) -> tuple[int, str]:
     trials = study.get_trials(deepcopy=False)
     n = len(counted(trials))
-    by = {s: sum(t.state == s for t in trials) for s in TrialState}
-    text = (f"complete {by[TrialState.COMPLETE]} pruned {by[TrialState.PRUNED]} "
-            f"failed {by[TrialState.FAIL]} running {by[TrialState.RUNNING]}")
+    by = verdict_counts(trials)
+    text = (f"complete {by['COMPLETE']} pruned {by['PRUNED']} infeasible {by['INFEASIBLE']} "
+            f"failed {by['FAIL']} running {by['RUNNING']}")
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     if done and len(study.directions) == 1:
         text += f" | best {study.best_value:.4f}"
@@ -48,10 +52,11 @@ def search(args: list[str]) -> int:
     with handling():
         try:
             return _search(args)
-        except OSError as exc:  # the storage or an output file cannot be written (full disk)
-            print(f"archforge search: {type(exc).__name__}: {exc}. Every finished trial is kept "
-                  "in the study; a trial that was running is re-queued when this command runs "
-                  "again (after freeing space).", file=sys.stderr)
+        except Exception as exc:  # a database outage, a full disk: one line, no traceback
+            line = failure_line(exc, "archforge search")
+            if line is None:
+                raise
+            print(line, file=sys.stderr)
             return 1
 
 
@@ -70,6 +75,8 @@ def _search(args: list[str]) -> int:
     reaped = reap_orphans(study, s.heartbeat_grace, idle=True)
     requeue_failed(study, s.max_retries)
     before, _ = _status(study)
+    if s.prescreen.samples and not study.get_trials(deepcopy=False):
+        _prescreen(prep, study, console)
     workers = Workers(prep, args)
     console.print(
         f"[bold]archforge search[/] study [cyan]{s.study_name}[/] in {s.storage_url}: "
@@ -112,6 +119,16 @@ def _search(args: list[str]) -> int:
                       "were marked failed and are re-queued when this command runs again")
         return stop.exit_code
     return 1 if failures else 0
+
+
+def _prescreen(prep: Prepared, study: optuna.Study, console: Console) -> None:
+    p = prep.settings.prescreen
+    started = time.perf_counter()
+    score = proxy_scorer(prep.base_overrides, prep.space, p.proxy, prep.base.get("data"),
+                         p.batch)
+    chosen = prescreen(study, prep.space, p.samples, p.top, score, prep.settings.seed)
+    console.print(f"pre-screened {p.samples} random candidates by {p.proxy} in "
+                  f"{time.perf_counter() - started:.0f} s: the best {len(chosen)} run first")
 
 
 def print_winners(console: Console, study: optuna.Study, prep: Prepared,
@@ -170,7 +187,7 @@ def trial_line(t: FrozenTrial) -> str:
     seconds = t.user_attrs.get("duration_s")
     if seconds is None and t.datetime_start and t.datetime_complete:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds()
-    text = (f"trial {t.number} {t.state.name} value {value} | {params} | "
+    text = (f"trial {t.number} {verdict(t)} value {value} | {params} | "
             f"{seconds if seconds is not None else float('nan'):.1f} s")
     reason = t.user_attrs.get("reason")
     return f"{text} | {reason}" if reason and t.state != TrialState.COMPLETE else text
@@ -180,8 +197,9 @@ def report(args: list[str]) -> int:
     quiet()
     prep = prepare(args)
     s = prep.settings
+    storage = open_storage(s.storage_url, read_only=True)  # a report never writes to it
     try:
-        study = optuna.load_study(study_name=s.study_name, storage=open_storage(s.storage_url))
+        study = optuna.load_study(study_name=s.study_name, storage=storage)
     except KeyError as exc:
         raise ConfigError("search.study_name", f"no study {s.study_name!r} in "
                           f"{s.storage_url}; run archforge search first") from exc

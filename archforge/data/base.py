@@ -30,6 +30,7 @@ from archforge.data.transforms import (
     build_augment,
     to_unit_float,
 )
+from archforge.errors import ConfigError
 from archforge.typed import from_mapping, require
 
 HPARAMS_KEY = "archforge_data"  # the data module's one entry in Lightning's hparams
@@ -68,6 +69,9 @@ class DataConfig:
         require(self.image_size >= 1, f"{path}.image_size", self.image_size, "at least 1")
         require(self.batch_size >= 1, f"{path}.batch_size", self.batch_size, "at least 1")
         require(self.num_workers >= 0, f"{path}.num_workers", self.num_workers, ">= 0")
+        require(0 <= self.seed < 2**32, f"{path}.seed", self.seed, "an integer in [0, 2**32)")
+        require(self.augment.crop_padding <= self.image_size, f"{path}.augment.crop_padding",
+                self.augment.crop_padding, f"0..data.image_size ({self.image_size}) pixels")
         require(
             self.in_memory_max_mb >= 0, f"{path}.in_memory_max_mb", self.in_memory_max_mb, ">= 0"
         )
@@ -101,6 +105,9 @@ class ImageDataModule(L.LightningDataModule):
     config_class: ClassVar[type[DataConfig]] = DataConfig
     default_mean: ClassVar[float] = 0.5  # per channel, when the config's mean is null
     default_std: ClassVar[float] = 0.25
+    # Whether the kind keeps a test split apart from train/val (`build_test_set`): read
+    # only by `archforge evaluate split=test` and `archforge train test=true`.
+    has_test_split: ClassVar[bool] = False
 
     def __init__(self, config: DataConfig, class_names: list[str] | None = None) -> None:
         super().__init__()
@@ -117,6 +124,7 @@ class ImageDataModule(L.LightningDataModule):
         self.augment = build_augment(config.augment)
         self.train_set: Dataset[Any] | None = None
         self.val_set: Dataset[Any] | None = None
+        self.test_set: Dataset[Any] | None = None
         # Stored in Lightning checkpoints (`datamodule_hyper_parameters`), so `predict` can
         # rebuild preprocessing from one. One namespaced key: Lightning refuses to log
         # hparams when a key is shared with the LightningModule's but the values differ.
@@ -158,6 +166,14 @@ class ImageDataModule(L.LightningDataModule):
         """(train, val) datasets of raw-pixel samples; called once, from `setup`."""
         raise NotImplementedError
 
+    def build_test_set(self) -> Dataset[Any]:
+        """The held-out test split (kinds with `has_test_split`); called from setup("test")."""
+        raise ConfigError(
+            "split",
+            f"data '{self.config.name}' has no test split apart from its validation split; "
+            "use split=val, or data=fashion_mnist / data=mnist",
+        )
+
     def holds_in_memory(self, nbytes: int) -> bool:
         """Whether a data set of `nbytes` decoded bytes is held as one tensor (`in_memory`)."""
         choice = self.config.in_memory
@@ -167,8 +183,23 @@ class ImageDataModule(L.LightningDataModule):
 
     # -- Lightning hooks ----------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
+        if stage == "test":  # the test split alone: fitting never reads it
+            if self.test_set is None:
+                self.test_set = self.build_test_set()
+            return
         if self.train_set is None or self.val_set is None:
-            self.train_set, self.val_set = self.build_datasets()
+            try:
+                self.train_set, self.val_set = self.build_datasets()
+            except (MemoryError, RuntimeError) as exc:
+                if not isinstance(exc, MemoryError) and "allocate" not in str(exc):
+                    raise
+                # `data.image_size=2048` on digits asks for 30 GB: a bad value, not a crash
+                size = self.config.image_size
+                count = getattr(self.config, "num_samples", None)  # a kind that has the key
+                key, value = ("data.num_samples", count) if count else ("data.image_size", size)
+                raise ConfigError(key, f"got {value}: the data set does not fit in memory at "
+                                  f"{size}x{size} pixels ({str(exc).splitlines()[0][:160]}); "
+                                  "use a smaller data.image_size or fewer samples") from exc
 
     def train_dataloader(self) -> DataLoader[Any] | InMemoryLoader:
         self.setup("fit")
@@ -181,8 +212,10 @@ class ImageDataModule(L.LightningDataModule):
         return self._loader(self.val_set, train=False)
 
     def test_dataloader(self) -> DataLoader[Any] | InMemoryLoader:
-        """The held-out set (validation and test are the same data here)."""
-        return self.val_dataloader()
+        """The held-out test split (`build_test_set`), never augmented."""
+        self.setup("test")
+        assert self.test_set is not None  # set by setup()
+        return self._loader(self.test_set, train=False)
 
     def placement(self) -> tuple[torch.device, int, int]:
         """(device, rank, world size) the loaders serve: the attached Trainer's, else
