@@ -12,6 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from archforge.config.follow_data import follow_data
 from archforge.config.search_settings import SearchSettings
 from archforge.errors import ConfigError
 from archforge.search.report import no_completed_trial, trials_table, write_report
@@ -28,6 +29,7 @@ from archforge.search.runtime.study import (
     verdict_counts,
 )
 from archforge.search.runtime.workers import Workers
+from archforge.search.strategy.prescreen import prescreen, proxy_scorer
 from archforge.search.winners import export, retrain_command
 
 
@@ -62,6 +64,8 @@ def _search(args: list[str]) -> int:
     prep = prepare(args)
     s = prep.settings
     console = Console(stderr=True, soft_wrap=True)  # a log line stays one line in a file
+    for line in follow_data(prep.base)[1]:  # what every trial reads from the data, once
+        console.print(line, markup=False, highlight=False)
     study = prep.study(0)
     repaired = repairs.pop(s.storage_url, None)
     if repaired is not None:
@@ -71,6 +75,8 @@ def _search(args: list[str]) -> int:
     reaped = reap_orphans(study, s.heartbeat_grace, idle=True)
     requeue_failed(study, s.max_retries)
     before, _ = _status(study)
+    if s.prescreen.samples and not study.get_trials(deepcopy=False):
+        _prescreen(prep, study, console)
     workers = Workers(prep, args)
     console.print(
         f"[bold]archforge search[/] study [cyan]{s.study_name}[/] in {s.storage_url}: "
@@ -113,6 +119,16 @@ def _search(args: list[str]) -> int:
                       "were marked failed and are re-queued when this command runs again")
         return stop.exit_code
     return 1 if failures else 0
+
+
+def _prescreen(prep: Prepared, study: optuna.Study, console: Console) -> None:
+    p = prep.settings.prescreen
+    started = time.perf_counter()
+    score = proxy_scorer(prep.base_overrides, prep.space, p.proxy, prep.base.get("data"),
+                         p.batch)
+    chosen = prescreen(study, prep.space, p.samples, p.top, score, prep.settings.seed)
+    console.print(f"pre-screened {p.samples} random candidates by {p.proxy} in "
+                  f"{time.perf_counter() - started:.0f} s: the best {len(chosen)} run first")
 
 
 def print_winners(console: Console, study: optuna.Study, prep: Prepared,

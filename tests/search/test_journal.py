@@ -18,7 +18,7 @@ from archforge.errors import ConfigError
 from archforge.search.runtime import journal as journal_module
 from archforge.search.runtime import study as study_module
 from archforge.search.runtime.journal import SafeJournalFileBackend, repair, scan
-from archforge.search.trial import objective as objective_module
+from archforge.search.strategy import training as training_module
 
 
 def _fake_train(cfg: Any, *, callbacks: Any, run_dir: Path, **kwargs: Any) -> Any:
@@ -28,7 +28,7 @@ def _fake_train(cfg: Any, *, callbacks: Any, run_dir: Path, **kwargs: Any) -> An
 @pytest.fixture
 def journal(root: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
     """The bytes of a real journal written by a 2-trial search (training faked)."""
-    monkeypatch.setattr(objective_module, "run_training", _fake_train)
+    monkeypatch.setattr(training_module, "run_training", _fake_train)
     assert search(tiny_args(root, "search.n_trials=2")) == 0
     study_module._storages.clear()  # the next open reads the file again, as a new run would
     return (root / "tiny" / "journal.log").read_bytes()

@@ -28,7 +28,7 @@ from search_helpers import assert_accounted, cli, load, tiny_args
 
 from archforge.cli.search import search
 from archforge.search.runtime import study as study_module
-from archforge.search.trial import objective as objective_module
+from archforge.search.strategy import training as training_module
 
 
 def _bindir() -> Path | None:
@@ -160,7 +160,7 @@ def test_a_database_outage_is_one_line_per_process_and_resumable(
     assert len(lines) == 2, out  # the search's process and its worker, one line each
     assert all("the study is intact and resumable" in line for line in lines)
     # the resume (training faked, to be quick) re-queues both running trials and finishes
-    monkeypatch.setattr(objective_module, "run_training", _fake_train)
+    monkeypatch.setattr(training_module, "run_training", _fake_train)
     assert search([*args, "search.n_workers=1"]) == 0
     assert_accounted(load(root, "outage", postgres.url), 2)
 

@@ -14,8 +14,8 @@ from archforge.errors import ConfigError
 from archforge.search.allow_list import trusted_targets
 from archforge.search.pruners import make_pruner
 from archforge.search.runtime.prepare import prepare
-from archforge.search.samplers import make_sampler
 from archforge.search.space.search_space import compile_space
+from archforge.search.strategy.samplers import make_sampler
 
 SPACE = compile_space({"model.block": ["basic", "bottleneck"],
                        "model.stages.*.depth": {"low": 1, "high": 2}},

@@ -125,7 +125,6 @@ def run_loop(
     study: optuna.Study,
     worker: int = 0,
     on_trial: Progress | None = None,
-    train_fn: Callable[..., Any] | None = None,
     evaluate: Evaluate | None = None,
     batch: int = 1,
 ) -> int:
@@ -139,7 +138,7 @@ def run_loop(
         ctx = prep.context()
 
         def evaluate(trials: list[optuna.Trial]) -> list[Outcome]:
-            return [objective(ctx, t, train_fn=train_fn) for t in trials]
+            return [objective(ctx, t) for t in trials]
 
     deadline = None if s.timeout is None else time.monotonic() + s.timeout
     done = 0
