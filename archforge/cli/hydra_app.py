@@ -26,8 +26,15 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from archforge.config.compose import conf_dir, explain, nesting_guard, schema_overrides
+from archforge.config.compose import (
+    check_group_values,
+    conf_dir,
+    explain,
+    nesting_guard,
+    schema_overrides,
+)
 from archforge.config.file_source import absolute_file_overrides
+from archforge.config.sweep_size import check_sweep_size
 from archforge.errors import CheckpointError, ConfigError, describe_choices
 
 
@@ -139,13 +146,16 @@ def run(command: str, args: list[str]) -> int:
     """Run `command` as a Hydra app with `args` (overrides and Hydra's flags, in any order)."""
     app = APPS[command]
     version.setbase("1.3")  # what hydra.main(version_base="1.3") sets: no chdir into run dirs
-    module, _, attr = app.task.partition(":")
-    task = _reporting(getattr(importlib.import_module(module), attr))
     parser = get_args_parser()
     parser.prog = f"archforge {command}"
     parsed = parser.parse_intermixed_args(args)
+    if parsed.multirun:  # before anything is imported or expanded
+        check_sweep_size(parsed.overrides)
+    check_group_values(parsed.overrides)
     parsed.overrides = [f"hydra.job.name={command}", *app.hydra,
                         *schema_overrides(absolute_file_overrides(parsed.overrides))]
+    module, _, attr = app.task.partition(":")
+    task = _reporting(getattr(importlib.import_module(module), attr))
     caught: list[Exception] = []
     if not parsed.multirun:
         # Hydra writes "Error executing job with overrides: [...]" to stderr for a failed

@@ -111,15 +111,17 @@ def parse_run(cfg: Any) -> Run:
     from archforge.api import summary  # model core + plugins; no Lightning
     from archforge.model.parse import parse_model
 
+    data = parse_data(keys.data)  # first: the model's input_size and classes follow it
     model = parse_model(keys.model)
     report = summary(model)
-    data = parse_data(keys.data)
     check_compatible(model, data)
     optim = from_mapping(OptimConfig, keys.optim, "optim")
     trainer = parse_trainer(keys.trainer)
     finetune = from_mapping(FinetuneConfig, keys.finetune, "finetune")
     check_finetune(finetune, trainer, model)
     checkpoint = from_mapping(CheckpointConfig, keys.checkpoint, "checkpoint")
+    require(optim.warmup_epochs <= trainer.max_epochs, "optim.warmup_epochs",
+            optim.warmup_epochs, f"0..trainer.max_epochs ({trainer.max_epochs}) epochs")
     if checkpoint.monitor == "val/acc_top5" and model.num_classes <= TOP5_MIN_CLASSES:
         raise ConfigError("checkpoint.monitor", f"val/acc_top5 is measured only with more than "
                           f"{TOP5_MIN_CLASSES} classes; this data has {model.num_classes}: "
@@ -195,9 +197,8 @@ def parse_trainer(mapping: Mapping[str, Any], path: str = "trainer") -> TrainerC
                               f"{describe_choices(key, sorted(set(hints) | known))}")
         # Lightning's own annotation: a wrong type fails here, not at the first step.
         extra[key] = check_value(hints[key], value, f"{path}.{key}")
-    typed = from_mapping(TrainerConfig, {k: v for k, v in mapping.items() if k in known}, path)
-    typed.extra = dict(extra)
-    return typed
+    known_values = {k: v for k, v in mapping.items() if k in known}
+    return from_mapping(TrainerConfig, {**known_values, "extra": extra}, path)
 
 
 def _trainer_arguments() -> dict[str, Any]:
@@ -216,6 +217,12 @@ def _trainer_arguments() -> dict[str, Any]:
 def check_finetune(ft: FinetuneConfig, trainer: TrainerConfig, model: ModelConfig) -> None:
     if not ft.enabled:
         return
+    from archforge.model.builder import stage_names
+    from archforge.training.freeze import select_stages
+
+    names = stage_names(model)  # stages that do not exist: refused before any training
+    select_stages(names, ft.freeze, "finetune.freeze")
+    select_stages(names, ft.unfreeze, "finetune.unfreeze")
     require(ft.head_epochs <= trainer.max_epochs, "finetune.head_epochs", ft.head_epochs,
             f"0..trainer.max_epochs ({trainer.max_epochs})")
     if 0 < ft.head_epochs < trainer.max_epochs and trainer.processes() > 1:

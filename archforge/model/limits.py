@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,13 @@ class Limits:
 
 def limits() -> Limits:
     """The defaults, with any `ARCHFORGE_<NAME>` environment override applied."""
+    return from_env(Limits)
+
+
+def from_env(cls: type[T]) -> T:
+    """A limits dataclass with each field's `ARCHFORGE_<NAME>` environment override."""
     values: dict[str, int | float] = {}
-    for f in fields(Limits):
+    for f in fields(cls):  # type: ignore[arg-type]
         raw = os.environ.get(f"ARCHFORGE_{f.name.upper()}")
         if raw is None:
             continue
@@ -37,4 +45,5 @@ def limits() -> Limits:
             values[f.name] = float(raw) if f.type in (float, "float") else int(raw)
         except ValueError as exc:
             raise ValueError(f"ARCHFORGE_{f.name.upper()}={raw!r} is not a number") from exc
-    return Limits(**values)  # type: ignore[arg-type]
+    made: Any = cls(**values)
+    return made

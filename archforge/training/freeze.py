@@ -50,7 +50,13 @@ def keep_frozen_norms_in_eval(root: nn.Module) -> None:
 
 def stage_indices(net: Network, selection: str | int | Sequence[str | int], key: str) -> list[int]:
     """Resolve `all`, an index (negative counts from the end) or a stage name, or a list."""
-    n = len(net.stages)
+    return select_stages(net.stage_names, selection, key)
+
+
+def select_stages(names: Sequence[str], selection: str | int | Sequence[str | int],
+                  key: str) -> list[int]:
+    """`stage_indices` for a model's stage names alone (checked before anything is built)."""
+    n = len(names)
     if isinstance(selection, str) and selection == "all":
         return list(range(n))
     if selection is None:
@@ -64,13 +70,13 @@ def stage_indices(net: Network, selection: str | int | Sequence[str | int], key:
             if not -n <= item < n:
                 raise ConfigError(key, f"stage {item} does not exist; the model has {n} stages")
             out.append(item % n)
-        elif isinstance(item, str) and item in net.stage_names:
-            out.append(net.stage_names.index(item))
+        elif isinstance(item, str) and item in names:
+            out.append(list(names).index(item))
         else:
             raise ConfigError(
                 key,
                 f"got {item!r}; expected 'all', a stage index in [-{n}, {n - 1}] or a stage "
-                f"name ({', '.join(net.stage_names)})",
+                f"name ({', '.join(names)})",
             )
     return sorted(set(out))
 

@@ -24,7 +24,7 @@ def error(overrides: list[str]) -> ConfigError:
     [
         ("optim.lr=abc", "optim.lr", "expected a number"),
         ("optim.lr=inf", "optim.lr", "finite"),
-        ("optim.lr=-0.1", "optim.lr", "> 0"),
+        ("optim.lr=-0.1", "optim.lr", "(0, 10000]"),
         ("optim.milestones=0.5", "optim.milestones", "a list"),
         ("optim.milestones=[0.5,1.5]", "optim.milestones", "(0, 1)"),
         ("optim.momentum=abc", "optim.momentum", "expected a number"),

@@ -15,7 +15,7 @@ import archforge
 from archforge.cli.search import report, search
 from archforge.config.compose import compose
 from archforge.search.runtime.study import counted
-from archforge.search.trial import objective as objective_module
+from archforge.search.strategy import training as training_module
 
 
 @pytest.mark.slow
@@ -66,7 +66,7 @@ def test_faults_are_recorded_and_the_study_goes_on(root: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     fake = _fake_train({0: RuntimeError("boom in trial 0"),
                         1: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate")})
-    monkeypatch.setattr(objective_module, "run_training", fake)
+    monkeypatch.setattr(training_module, "run_training", fake)
     assert search(tiny_args(root, "search.n_trials=3")) == 0
     trials = load(root).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE]
@@ -77,7 +77,7 @@ def test_faults_are_recorded_and_the_study_goes_on(root: Path,
 
 @pytest.mark.slow
 def test_non_finite_loss_is_pruned_with_its_reason(root: Path) -> None:
-    assert search(tiny_args(root, "search.n_trials=1", "optim.lr=1e30",
+    assert search(tiny_args(root, "search.n_trials=1", "optim.lr=10000",
                             "optim.warmup_epochs=0")) == 0
     (trial,) = load(root).trials
     assert trial.state == TrialState.PRUNED
@@ -89,9 +89,10 @@ def test_the_final_epoch_is_never_pruned(root: Path) -> None:
     # A threshold no accuracy reaches prunes every trial at its first chance, but never after
     # the last epoch has been paid for: a fully trained candidate completes.
     always = "search.pruner={name: threshold, lower: 2.0}"
-    assert search(tiny_args(root, "search.n_trials=1", always)) == 0
-    assert search(tiny_args(root, "search.n_trials=1", always, "search.study_name=one_epoch",
-                            "trainer.max_epochs=1")) == 0
+    first = "search.min_completed=0"  # prune from the first trial on
+    assert search(tiny_args(root, "search.n_trials=1", always, first)) == 0
+    assert search(tiny_args(root, "search.n_trials=1", always, first,
+                            "search.study_name=one_epoch", "trainer.max_epochs=1")) == 0
     (two,) = load(root).trials
     (one,) = load(root, "one_epoch").trials
     assert two.state == TrialState.PRUNED and two.user_attrs["epochs"] == 1
@@ -130,7 +131,8 @@ def test_pruning_with_the_ddp_preset(root: Path) -> None:
     from its spawned process and the pruning decision stops both ranks."""
     args = tiny_args(root, "search.n_trials=2", "trainer=ddp", "trainer.accelerator=cpu",
                      "trainer.devices=2", "trainer.max_epochs=3",
-                     "search.pruner={name: threshold, lower: 0.99}")
+                     "search.pruner={name: threshold, lower: 0.99}",
+                     "search.min_completed=0")  # prune from the first trial on
     assert search(args) == 0
     trials = load(root).trials
     assert [t.state for t in trials] == [TrialState.PRUNED] * 2
