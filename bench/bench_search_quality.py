@@ -16,6 +16,8 @@ used for every data set.
 
     python bench/bench_search_quality.py --seeds 30            # writes bench/figures/...png
     python bench/bench_search_quality.py --seeds 5 --datasets cifar10 --samplers tpe
+    python bench/bench_search_quality.py --datasets cifar10 --evals 100 \
+        --samplers '{"name": "tpe", "n_startup_trials": 5}'     # any search.sampler spec
 """
 
 from __future__ import annotations
@@ -56,8 +58,9 @@ class Arm:
 def run(space: SearchSpace, table: NB201Table, arm: Arm, seed: int, evals: int,
         pool: dict[str, float]) -> tuple[list[float], list[bool]]:
     """Regret of the returned candidate after each evaluation, and whether it is the optimum."""
+    spec = json.loads(arm.sampler) if arm.sampler.startswith("{") else arm.sampler
     study = optuna.create_study(direction="maximize",
-                                sampler=make_sampler(arm.sampler, space, seed, False))
+                                sampler=make_sampler(spec, space, seed, False))
     names = [p.path for p in space.params]
     if arm.prescreen:
         keys = random.Random(f"prescreen:{seed}").sample(sorted(pool), 100)
