@@ -12,6 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from archforge.config.follow_data import follow_data
 from archforge.config.search_settings import SearchSettings
 from archforge.errors import ConfigError
 from archforge.search.report import no_completed_trial, trials_table, write_report
@@ -63,6 +64,8 @@ def _search(args: list[str]) -> int:
     prep = prepare(args)
     s = prep.settings
     console = Console(stderr=True, soft_wrap=True)  # a log line stays one line in a file
+    for line in follow_data(prep.base)[1]:  # what every trial reads from the data, once
+        console.print(line, markup=False, highlight=False)
     study = prep.study(0)
     repaired = repairs.pop(s.storage_url, None)
     if repaired is not None:
