@@ -31,6 +31,7 @@ from archforge.data.transforms import (
     to_unit_float,
 )
 from archforge.errors import ConfigError
+from archforge.model.limits import limits
 from archforge.typed import from_mapping, require
 
 HPARAMS_KEY = "archforge_data"  # the data module's one entry in Lightning's hparams
@@ -39,6 +40,10 @@ HPARAMS_KEY = "archforge_data"  # the data module's one entry in Lightning's hpa
 class DataWarning(UserWarning):
     """Data that is skipped rather than fatal: an unreadable image."""
 
+
+# data key -> the model limit (archforge/model/limits.py) that bounds it
+_LIMIT_NAMES = {"image_size": "INPUT_SIZE", "channels": "IN_CHANNELS",
+                "num_classes": "NUM_CLASSES"}
 
 @dataclass
 class DataConfig:
@@ -70,6 +75,14 @@ class DataConfig:
         require(self.batch_size >= 1, f"{path}.batch_size", self.batch_size, "at least 1")
         require(self.num_workers >= 0, f"{path}.num_workers", self.num_workers, ">= 0")
         require(0 <= self.seed < 2**32, f"{path}.seed", self.seed, "an integer in [0, 2**32)")
+        # the model follows these keys: a value it cannot take is named here, as typed
+        bound = limits()
+        for key, most in (("image_size", bound.max_input_size),
+                          ("channels", bound.max_in_channels),
+                          ("num_classes", bound.max_num_classes)):
+            value = getattr(self, key)
+            require(value <= most, f"{path}.{key}", value,
+                    f"at most {most:,} (ARCHFORGE_MAX_{_LIMIT_NAMES[key]} raises it)")
         require(self.augment.crop_padding <= self.image_size, f"{path}.augment.crop_padding",
                 self.augment.crop_padding, f"0..data.image_size ({self.image_size}) pixels")
         require(
