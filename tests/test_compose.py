@@ -127,7 +127,7 @@ def test_summary_config_follows_the_data_like_train(tmp_path: Path) -> None:
 
 
 def to_plain_model(cfg: object) -> dict:
-    from archforge.config.compose import to_plain
+    from archforge.plain import to_plain
 
     return to_plain(cfg.model, "model")  # type: ignore[attr-defined]
 
