@@ -1,6 +1,7 @@
-"""`archforge train | predict | export`: Hydra-style `key=value` overrides in, one result out.
+"""`archforge train`: Hydra-style `key=value` overrides in, one trained run out.
 
-`train` is a Hydra application (archforge/cli/hydra_app.py): `train_task` runs once per Hydra job.
+`train` is a Hydra application (archforge/cli/hydra_app.py): `train_task` runs once per Hydra
+job.
 
 User errors (ConfigError, CheckpointError) propagate to archforge.cli, which prints them as
 one line and exits with status 2.
@@ -26,13 +27,6 @@ from archforge.training.rundir import check_run_dir
 
 if TYPE_CHECKING:
     from archforge.training.fit import TrainResult
-
-
-def train(args: list[str]) -> int:
-    """archforge train [overrides] [Hydra flags]: Hydra runs `train_task` once per job."""
-    from archforge.cli.hydra_app import run
-
-    return run("train", args)
 
 
 def before_hydra(parsed: argparse.Namespace) -> None:
@@ -160,17 +154,3 @@ def ddp_relaunch_as_this_job(hydra_cfg: Any, out: Path) -> Iterator[None]:
 def _rank() -> int:
     # DDP children re-run this command: only the global-zero process reports.
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) or 0)
-
-
-def predict(args: list[str]) -> int:
-    """archforge predict checkpoint=PATH input=IMAGE_OR_FOLDER [top_k=1]"""
-    from archforge.predict import command
-
-    return command(args)
-
-
-def export(args: list[str]) -> int:
-    """archforge export checkpoint=PATH [format=onnx|torchscript|both] [output=DIR] [opset=N]"""
-    from archforge.export import command
-
-    return command(args)

@@ -22,6 +22,7 @@ from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSou
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from archforge.config.hydra_private import header_dict, register_source, yaml_loader
 from archforge.errors import ConfigError
 
 SCHEME = "archforge-file"
@@ -44,7 +45,7 @@ def read_yaml(path: Path, key: str) -> DictConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(key, f"cannot read {path}: {exc}") from exc
     try:
-        loaded = OmegaConf.create(yaml.load(text, Loader=_loader()) or {})
+        loaded = OmegaConf.create(yaml.load(text, Loader=yaml_loader()) or {})
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -55,14 +56,6 @@ def read_yaml(path: Path, key: str) -> DictConfig:
     if not isinstance(loaded, DictConfig):
         raise ConfigError(key, f"{path} holds {type(loaded).__name__}; expected a mapping")
     return loaded
-
-
-def _loader() -> type:
-    # OmegaConf's own loader: the same scalars (e.g. `1e-3` as a float) as Hydra's files.
-    from omegaconf._utils import get_yaml_loader
-
-    loader: type = get_yaml_loader()
-    return loader
 
 
 def unwrap(cfg: DictConfig, group: str) -> DictConfig:
@@ -130,7 +123,7 @@ class UserFileSource(ConfigSource):
             raise ConfigLoadError(f"Config not found: {config_path}")
         group, path = found
         cfg = unwrap(read_yaml(path, group), group)
-        header = ConfigSource._get_header_dict(path.read_text(encoding="utf-8")[:512])
+        header = header_dict(path.read_text(encoding="utf-8")[:512])
         return ConfigResult(config=cfg, path=f"{SCHEME}://{path}", provider=self.provider,
                             header=header)
 
@@ -150,9 +143,7 @@ class UserFileSource(ConfigSource):
 def register() -> None:
     """Make the scheme known to Hydra (idempotent). Hydra pickles its registries into
     launcher jobs, and importing this module registers it again in a fresh process."""
-    from hydra._internal.sources_registry import SourcesRegistry
-
-    SourcesRegistry.instance().register(UserFileSource)
+    register_source(UserFileSource)
 
 
 register()

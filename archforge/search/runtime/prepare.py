@@ -14,9 +14,10 @@ from typing import Any
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from archforge.config.compose import compose, to_plain
+from archforge.config.compose import compose
 from archforge.config.search_settings import COST_METRICS, SearchSettings, parse_settings
 from archforge.errors import ConfigError
+from archforge.plain import to_plain
 from archforge.search.pruners import make_pruner
 from archforge.search.runtime.study import open_storage, open_study
 from archforge.search.samplers import make_sampler
