@@ -83,9 +83,10 @@ def run(command: str, args: list[str]) -> int:
     parser.prog = f"archforge {command}"
     parsed = parser.parse_intermixed_args(args)
     if not app.primary_flags and (parsed.config_dir or parsed.config_name or parsed.config_path):
-        raise ConfigError("--config-dir/--config-name", f"archforge {command} composes every "
-                          "trial from archforge's conf/config.yaml; pass overrides instead "
-                          "(search=<file.yaml> for a search space of your own)")
+        raise ConfigError("--config-dir/--config-name", f"archforge {command} composes its "
+                          "config, and each trial's, from archforge's conf/config.yaml with "
+                          "the command's overrides; pass overrides instead (search=<file.yaml> "
+                          "for a search space of your own)")
     parsed.overrides = [f"hydra.job.name={command}", *app.overrides,
                         *schema_overrides(absolute_file_overrides(parsed.overrides))]
     caught: list[Exception] = []

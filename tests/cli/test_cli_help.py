@@ -45,5 +45,5 @@ def test_blocks_suggests_the_closest_plugin(capsys: pytest.CaptureFixture[str]) 
 
 def test_search_refuses_another_primary_config(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["search", "-cn", "best_run", "search=resnet_cifar"]) == 2
-    assert "ConfigError: --config-dir/--config-name: archforge search composes every trial" \
+    assert "ConfigError: --config-dir/--config-name: archforge search composes its config" \
         in capsys.readouterr().err
