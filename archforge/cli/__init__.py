@@ -23,7 +23,8 @@ HELP_FLAGS = ("-h", "--help")
 def usage() -> str:
     lines = ["usage: archforge <command> [key=value ...] [--help]", "", "commands:"]
     lines += [f"  {name:<10} {command.help}" for name, command in COMMANDS.items()]
-    lines += ["", "archforge <command> --help lists the config groups and keys of a command.",
+    lines += ["", "archforge <command> --help: the command's usage (a Hydra application's also "
+              "lists its config groups and keys).",
               "archforge --version prints the version."]
     return "\n".join(lines)
 
