@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "STEMS": "archforge.model.registry",
     "Registry": "archforge.model.registry",
     "load_weights": "archforge.checkpoint.weights",
+    "PruningCallback": "archforge.search.trial.job",
 }
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "ModelConfig",
     "Network",
     "OptionError",
+    "PruningCallback",
     "Registry",
     "StageConfig",
     "StemConfig",
@@ -85,3 +87,4 @@ if TYPE_CHECKING:  # static type checkers see the real names
     from archforge.model.network import Network
     from archforge.model.registry import BLOCKS, HEADS, SHORTCUTS, STEMS, Registry
     from archforge.model.schema import HeadConfig, ModelConfig, StageConfig, StemConfig
+    from archforge.search.trial.job import PruningCallback

@@ -21,7 +21,12 @@ Source = str | Path | Mapping[str, Any] | DictConfig | ModelConfig
 
 
 def resolve(source: Source, overrides: Sequence[str] | None = None) -> ModelConfig:
-    """Compose and validate a model config (a zoo name, a YAML path, or a mapping)."""
+    """Compose and validate a model config (a zoo name, a YAML path, or a mapping).
+
+    `overrides` are command-line style: `model.*` keys and the data the model follows
+    (`data=cifar10`, `data.image_size=32`); a YAML file that leaves out in_channels,
+    num_classes or input_size follows that data, or train's default (digits) without one.
+    """
     load_plugins()
     if isinstance(source, ModelConfig):
         if overrides:

@@ -27,6 +27,7 @@ def test_ruff_clean() -> None:
 
 
 def test_mypy_clean() -> None:
-    proc = subprocess.run([_tool("mypy"), "archforge", "plugins"], cwd=ROOT,
+    proc = subprocess.run([_tool("mypy"), "archforge", "plugins", "hydra_plugins",
+                           "examples"], cwd=ROOT,
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import os
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from hydra import version
@@ -28,7 +30,7 @@ from archforge.cli.table import COMMANDS, load
 from archforge.config.compose import conf_dir, explain, nesting_guard, schema_overrides
 from archforge.config.file_source import absolute_file_overrides
 from archforge.config.hydra_private import args_parser, run_hydra
-from archforge.errors import CheckpointError, ConfigError
+from archforge.errors import CheckpointError, ConfigError, describe_choices
 
 
 def task_overrides() -> list[str]:
@@ -72,6 +74,38 @@ def _reporting(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]
     return job
 
 
+def check_primary_config(config_dir: str | None, name: str) -> None:
+    """`-cd DIR -cn NAME` names DIR/NAME.yaml: a missing file is one line naming the flag and
+    the file (Hydra's own message trails off into its search path). A search exports
+    best_run.yaml only once a trial completes: that case says so."""
+    folder = Path(config_dir).expanduser() if config_dir else conf_dir()
+    path = folder / (name if name.endswith(".yaml") else f"{name}.yaml")
+    if path.is_file():
+        return
+    message = f"no config {path}"
+    if Path(name).stem == "best_run" or Path(name).stem.startswith("run_trial_"):
+        message += ("; archforge search writes it once a trial completes, and this search "
+                    "has none yet (its last lines and `archforge report search=...` say how "
+                    "its trials ended)")
+    elif folder.is_dir():
+        found = sorted(p.stem for p in folder.glob("*.yaml"))
+        message += f"; {describe_choices(name, found)}" if found else "; the folder has no .yaml"
+    else:
+        message += f" (the folder {folder} does not exist)"
+    raise ConfigError("--config-name", message)
+
+
+def register_sweeper() -> None:
+    """Make `hydra/sweeper=archforge` known to Hydra. Hydra finds plugins by listing the
+    `hydra_plugins` namespace package, which sees an installed wheel's folder but not the
+    import hook of an editable install (`pip install -e .`); importing the module registers
+    its config and class either way."""
+    from hydra.core.plugins import Plugins
+
+    plugin = importlib.import_module("hydra_plugins.archforge_sweeper.archforge_sweeper")
+    Plugins.instance().register(plugin.ArchforgeSweeper)
+
+
 def run(command: str, args: list[str]) -> int:
     """Run `command` as a Hydra app with `args` (overrides and Hydra's flags, in any order)."""
     entry = COMMANDS[command]
@@ -103,6 +137,9 @@ def run(command: str, args: list[str]) -> int:
                 caught.append(exc)
                 return None
 
+    if parsed.config_name and not parsed.config_path:
+        check_primary_config(parsed.config_dir, parsed.config_name)
+    register_sweeper()
     if app.before is not None:
         load(app.before)(parsed)
     with _hydra_errors_raise(), nesting_guard():

@@ -20,9 +20,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archforge.cli.hydra_app import task_overrides
+from archforge.config.search_settings import SearchSettings
 from archforge.errors import ConfigError
-from archforge.search.report import trials_table, write_report
-from archforge.search.runtime.prepare import prepare, quiet
+from archforge.search.report import no_completed_trial, trials_table, write_report
+from archforge.search.runtime.prepare import Prepared, prepare, quiet
 from archforge.search.runtime.signals import handling, signal_name, stop
 from archforge.search.runtime.study import (
     counted,
@@ -115,14 +116,12 @@ def _search(args: list[str]) -> int:
         failures = workers.run(study, on_trial=update)
         update(study)
     elapsed = time.perf_counter() - t0
-    console.print(trials_table(study, s, k=5))
-    files = export(study, s, prep.base_overrides)
+    # the result on stdout (progress and log lines above went to stderr)
+    result = Console(soft_wrap=True)
+    print_trials(result, study, s, k=5)
     after, info = _status(study)
-    console.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
-    for f in files:
-        console.print(f"[green]{f}[/]  ({retrain_command(f)})")
-    if not files:
-        console.print("no completed trial yet: nothing exported")
+    result.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
+    print_winners(result, study, prep)
     for line in failures:
         console.print(f"[red]{line}[/]; its running trial is re-queued on resume")
     if stop.requested:
@@ -130,6 +129,41 @@ def _search(args: list[str]) -> int:
                       "were marked failed and are re-queued when this command runs again")
         return stop.exit_code
     return 1 if failures else 0
+
+
+def print_winners(console: Console, study: optuna.Study, prep: Prepared,
+                  archforge_runs: bool = True) -> None:
+    """Export the winners (archforge's own runs) and print how to retrain them; for another
+    application's sweep, the best trial's overrides."""
+    if not archforge_runs:
+        done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+        if done and len(study.directions) == 1:
+            best = study.best_trial
+            console.print(f"best trial {best.number}: "
+                          f"{' '.join(best.user_attrs.get('overrides', []))}")
+        elif not done:
+            console.print("no completed trial yet")
+        return
+    files = export(study, prep.settings, prep.base_overrides)
+    for f in files:
+        console.print(f"[green]{f}[/]  ({retrain_command(f)})")
+    if files:
+        return
+    if no_completed_trial(study) is not None:
+        console.print("nothing to retrain: no trial completed, so no best_run.yaml was "
+                      "written (the lines above say how the trials ended)")
+    else:
+        console.print(f"nothing exported (search.export={prep.settings.export})")
+
+
+def print_trials(console: Console, study: optuna.Study, settings: SearchSettings,
+                 k: int) -> None:
+    """The top `k` completed trials as a table; without any, how the trials ended."""
+    empty = no_completed_trial(study)
+    if empty is None:
+        console.print(trials_table(study, settings, k=k))
+    else:
+        console.print("\n".join(empty), markup=False, highlight=False)
 
 
 class TrialLines:
@@ -171,7 +205,7 @@ def report(args: list[str]) -> int:
     console = Console(soft_wrap=True)
     out = s.study_dir / "report"
     files, skipped = write_report(study, out, [o.metric for o in s.objectives])
-    console.print(trials_table(study, s, k=10))
+    print_trials(console, study, s, k=10)
     console.print(f"plots: {out} ({len(files)} files)")
     for name, why in skipped.items():
         console.print(f"  skipped {name}: {why}")

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from archforge.errors import ConfigError
 from archforge.training.rundir import check_run_dir
+from archforge.training.threads import SharedCores, ThreadShare, choose_threads
 
 if TYPE_CHECKING:
     from archforge.training.fit import TrainResult
@@ -74,12 +75,36 @@ def train_task(cfg: DictConfig) -> float | None:
     if _rank() == 0:
         for line in run.notes:  # what was read from the data (an image folder's size)
             print(line, file=sys.stderr, flush=True)
-    with ddp_relaunch_as_this_job(hydra_cfg, out):
-        result = fit(run)
+    sweep = sweep_callbacks(hydra_cfg)
+    with ddp_relaunch_as_this_job(hydra_cfg, out), SharedCores() as shared:
+        result = fit(run, callbacks=[*sweep, *use_threads(run.keys.threads, hydra_cfg, shared)])
     if _rank() == 0:
         print_result(result)
     acc = result.metrics.get("val/acc")
     return None if acc is None else float(acc)
+
+
+def sweep_callbacks(hydra_cfg: Any) -> list[Any]:
+    """A job launched by `hydra/sweeper=archforge` reports its epochs to its trial."""
+    if OmegaConf.select(hydra_cfg, "sweeper.job", default=None) is None:
+        return []
+    from archforge.search.trial.job import PruningCallback
+
+    return [PruningCallback(set_threads=False)]  # use_threads below sets them
+
+
+def use_threads(explicit: int | None, hydra_cfg: Any, shared: SharedCores) -> list[Any]:
+    """Set this run's torch threads (training/threads.py): `threads=N`, else the share the
+    archforge sweeper gave its job, else chosen; a chosen count is re-divided each epoch."""
+    import torch
+
+    given = explicit or OmegaConf.select(hydra_cfg, "sweeper.job.threads", default=None)
+    if given:
+        torch.set_num_threads(int(given))
+        return []
+    chosen = choose_threads(shared)
+    torch.set_num_threads(chosen)
+    return [ThreadShare(shared, chosen)]
 
 
 def _lightning_logs_to_hydra() -> None:

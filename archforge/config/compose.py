@@ -169,7 +169,9 @@ def explain(
             if f"'{group}/{option}'" in text:
                 return ConfigError(group, f"unknown {group} {option!r}; "
                                    f"{describe_choices(option, group_options(group))}")
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    # a line ending in ":" introduces a listing (Hydra's "Config search path:"): not shown
+    lines = [line.strip() for line in text.strip().splitlines()
+             if line.strip() and not line.strip().endswith(":")]
     return ConfigError("overrides", "; ".join(lines[:2]) if lines else type(exc).__name__)
 
 

@@ -68,9 +68,12 @@ class RunKeys:
     channels_last: bool | None = None  # null: trainer.channels_last, then archforge's choice
     compile: bool = False
     progress: bool = True
+    threads: int | None = None  # torch threads of `archforge train`; null: training/threads.py
 
     def check(self, path: str = "") -> None:
         require(0 <= self.seed < 2**32, "seed", self.seed, "an integer in [0, 2**32)")
+        require(self.threads is None or self.threads >= 1, "threads", self.threads,
+                "an integer >= 1 or null")
         require(0 <= self.label_smoothing < 1, "label_smoothing", self.label_smoothing,
                 "a number in [0, 1)")
         for kind in self.loggers:

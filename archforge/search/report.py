@@ -9,6 +9,7 @@ its reason instead of failing the report.
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,26 +17,43 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from rich.table import Table
 
-from archforge.config.search_settings import SearchSettings
+from archforge.config.search_settings import COST_METRICS, SearchSettings
 
 
 def _plots(study: optuna.Study, names: list[str]) -> dict[str, tuple[Any, Any, dict[str, Any]]]:
+    """name -> (plotly function, matplotlib function or None, keyword arguments). The
+    objective's axis is named by its metric (val/acc), not Optuna's "Objective Value"."""
     vis, mvis = optuna.visualization, optuna.visualization.matplotlib
-    multi = len(study.directions) > 1
-    first: dict[str, Any] = {}
-    if multi:
-        first = {"target": lambda t: t.values[0], "target_name": names[0]}
-    plots = {
+    first: dict[str, Any] = {"target_name": names[0]}
+    if len(study.directions) > 1:
+        first["target"] = lambda t: t.values[0]
+    plots: dict[str, tuple[Any, Any, dict[str, Any]]] = {
         "optimization_history": (vis.plot_optimization_history,
                                  mvis.plot_optimization_history, first),
         "param_importances": (vis.plot_param_importances, mvis.plot_param_importances, first),
-        "intermediate_values": (vis.plot_intermediate_values, mvis.plot_intermediate_values,
-                                {}),
+        "intermediate_values": (vis.plot_intermediate_values, None, {}),
     }
-    if multi:
+    if len(study.directions) > 1:
         plots["pareto_front"] = (vis.plot_pareto_front, mvis.plot_pareto_front,
                                  {"target_names": names})
     return plots
+
+
+def _not_drawable(study: optuna.Study, name: str) -> str | None:
+    """Why a plot would be empty, or None."""
+    trials = study.get_trials(deepcopy=False)
+    if name == "intermediate_values":
+        if not any(t.intermediate_values for t in trials):
+            return "no trial reported a validation epoch"
+        return None
+    if not any(t.state == TrialState.COMPLETE for t in trials):
+        return "no completed trial yet"
+    return None
+
+
+def monitored(names: list[str]) -> str:
+    """The training metric a study's trials report each epoch (the first that is not a cost)."""
+    return next((n for n in names if n not in COST_METRICS), names[0])
 
 
 def write_report(study: optuna.Study, out_dir: Path, names: list[str]) -> tuple[list[Path],
@@ -49,23 +67,83 @@ def write_report(study: optuna.Study, out_dir: Path, names: list[str]) -> tuple[
     out_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     skipped: dict[str, str] = {}
-    for name, (html_fn, png_fn, kwargs) in _plots(study, names).items():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fig = html_fn(study, **kwargs)
-                html = out_dir / f"{name}.html"
-                fig.write_html(str(html), include_plotlyjs="directory")
-                ax = png_fn(study, **kwargs)
-                figure = ax.flat[0].figure if hasattr(ax, "flat") else ax.figure
-                png = out_dir / f"{name}.png"
-                figure.savefig(png, dpi=100, bbox_inches="tight")
-                plt.close(figure)
-            files += [png, html]
-        except Exception as exc:  # not drawable yet: say why, draw the others
-            skipped[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            plt.close("all")
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # its "no complete trials" lines
+    try:
+        for name, (html_fn, png_fn, kwargs) in _plots(study, names).items():
+            why = _not_drawable(study, name)
+            if why is not None:
+                skipped[name] = why
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fig = html_fn(study, **kwargs)
+                    html = out_dir / f"{name}.html"
+                    png = out_dir / f"{name}.png"
+                    if png_fn is None:  # intermediate values: archforge's own figure
+                        metric = monitored(names)
+                        fig.update_layout(xaxis_title="epoch", yaxis_title=metric,
+                                          title=f"{metric} per epoch, {study.study_name}")
+                        figure = intermediate_figure(study, metric)
+                    else:
+                        ax = png_fn(study, **kwargs)
+                        figure = ax.flat[0].figure if hasattr(ax, "flat") else ax.figure
+                    fig.write_html(str(html), include_plotlyjs="directory")
+                    figure.savefig(png, dpi=100, bbox_inches="tight")
+                    plt.close(figure)
+                files += [png, html]
+            except Exception as exc:  # not drawable yet: say why, draw the others
+                text = str(exc).splitlines()[0] if str(exc) else ""
+                skipped[name] = f"{type(exc).__name__}: {text}"
+                plt.close("all")
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     return files, skipped
+
+
+LABELLED = 8  # completed trials named in the intermediate-values legend (best first)
+
+
+def intermediate_figure(study: optuna.Study, metric: str) -> Any:
+    """The per-epoch `metric` of every trial: the best completed trials in distinct colours
+    and named in the legend, the other completed trials, the pruned and the failed ones as
+    one legend entry each (Optuna's own figure gives 20 pale colours, then repeats them)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    best = top_trials(study, LABELLED)
+    named = {t.number for t in best}
+    colours = plt.get_cmap("tab10")
+    groups: dict[str, list[FrozenTrial]] = {"other completed": [], "pruned": [],
+                                            "failed or stopped": []}
+    for t in study.get_trials(deepcopy=False):
+        if not t.intermediate_values or t.number in named:
+            continue
+        key = ("other completed" if t.state == TrialState.COMPLETE
+               else "pruned" if t.state == TrialState.PRUNED else "failed or stopped")
+        groups[key].append(t)
+    styles = {"other completed": ("tab:gray", "-", 1.0, 0.8),
+              "pruned": ("silver", "-", 0.8, 0.7), "failed or stopped": ("silver", ":", 0.8, 0.7)}
+    for key, trials in groups.items():
+        colour, style, width, alpha = styles[key]
+        for i, t in enumerate(trials):
+            steps = sorted(t.intermediate_values)
+            ax.plot(steps, [t.intermediate_values[s] for s in steps], style, color=colour,
+                    lw=width, alpha=alpha, marker=".", ms=3,  # a 1-epoch curve is a dot
+                    label=f"{key} ({len(trials)})" if i == 0 else None)
+    for i, t in enumerate(best):
+        steps = sorted(t.intermediate_values)
+        value = ", ".join(f"{v:.4g}" for v in t.values or [])
+        ax.plot(steps, [t.intermediate_values[s] for s in steps], "o-", color=colours(i), lw=2,
+                ms=3, label=f"trial {t.number} ({value})", zorder=3)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} per epoch, {study.study_name}")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs: 1, 2, 3 - never 1.5
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return fig
 
 
 def _fmt(v: Any) -> str:
@@ -91,6 +169,30 @@ def title(study: optuna.Study, shown: int, trials: list[FrozenTrial]) -> str:
     return (f"study {study.study_name}: top {shown} of {counts[TrialState.COMPLETE]} completed "
             f"({len(trials)} trial{'' if len(trials) == 1 else 's'}"
             f"{': ' + summary if summary else ''})")
+
+
+def no_completed_trial(study: optuna.Study, shown: int = 5) -> list[str] | None:
+    """None when some trial completed; else lines that say so, and why the trials ended
+    (the most common reasons first), instead of an empty table."""
+    trials = study.get_trials(deepcopy=False)
+    if any(t.state == TrialState.COMPLETE for t in trials):
+        return None
+    lines = [title(study, 0, trials).replace("top 0 of 0 completed", "no completed trial")]
+    # "constraint max_params: 655 params > 10" and "...: 730 params > 10" are one reason
+    reasons: Counter[str] = Counter()
+    example: dict[str, str] = {}
+    for t in trials:
+        if t.state.is_finished():
+            reason = str(t.user_attrs.get("reason") or t.state.name.lower())
+            kind, _, detail = reason.partition(": ")
+            reasons[kind] += 1
+            example.setdefault(kind, detail)
+    for kind, count in reasons.most_common(shown):
+        detail = f" (first: {example[kind]})" if example[kind] else ""
+        lines.append(f"  {count} x {kind}{detail}")
+    if len(reasons) > shown:
+        lines.append(f"  ... and {len(reasons) - shown} other reason(s)")
+    return lines
 
 
 def trials_table(study: optuna.Study, settings: SearchSettings, k: int = 10) -> Table:

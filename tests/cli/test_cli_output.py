@@ -48,7 +48,8 @@ def test_litlogger_tip_and_leafspec_warning_are_filtered_precisely(
 ) -> None:
     quiet_third_party()
     rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    with caplog.at_level(logging.INFO):
+    # the logger's own level too: an in-process search earlier sets lightning's to WARNING
+    with caplog.at_level(logging.INFO), caplog.at_level(logging.INFO, logger=rank_zero.name):
         rank_zero.info("💡 Tip: For seamless cloud logging, try installing [litlogger](x) ...")
         rank_zero.info("GPU available: False")
     assert [r.getMessage() for r in caplog.records] == ["GPU available: False"]

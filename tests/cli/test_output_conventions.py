@@ -3,7 +3,9 @@ counted from 1 everywhere; numbers that say what they measure."""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,8 +16,19 @@ from archforge.model.summary import human
 from archforge.training.progress import epoch_label
 
 
+@pytest.fixture
+def lightning_info() -> Iterator[None]:
+    """Lightning's INFO lines as a fresh `archforge train` process has them (an in-process
+    search earlier in the session turns them down to WARNING)."""
+    logger = logging.getLogger("lightning.pytorch")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    yield
+    logger.setLevel(level)
+
+
 def test_train_prints_results_on_stdout_and_progress_on_stderr(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lightning_info: None
 ) -> None:
     run = tmp_path / "run"
     args = [a for a in TINY_ARGS if not a.startswith(("progress", "trainer.max_epochs"))]

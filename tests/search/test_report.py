@@ -76,3 +76,25 @@ def test_plots_are_written_as_png_and_html(tmp_path: Path) -> None:
         head = f.read_bytes()[:8]
         assert head.startswith(b"\x89PNG") if f.suffix == ".png" else b"<html" in f.read_bytes()
         assert f.stat().st_size > 1000
+
+
+def test_axes_are_named_by_the_metric_and_the_legend_stays_short(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from archforge.search.report import LABELLED, intermediate_figure
+
+    study = _study()
+    write_report(study, tmp_path / "report", ["val/acc"])
+    for name in ("optimization_history", "param_importances", "intermediate_values"):
+        html = (tmp_path / "report" / f"{name}.html").read_text()
+        assert "Objective Value" not in html and "Intermediate Value" not in html, name
+        if name != "param_importances":  # its axis is "Hyperparameter Importance"
+            assert '"text":"val\\u002facc"' in html, name  # plotly's JSON escapes the slash
+    fig = intermediate_figure(study, "val/acc")
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "val/acc")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    # 7 completed (best first, named), then 20 pruned and 3 failed trials as one entry each
+    assert len(labels) <= LABELLED + 3 and labels[-7:][0] == "trial 28 (0.78)"
+    assert "pruned (20)" in labels
+    plt.close(fig)

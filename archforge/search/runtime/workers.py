@@ -44,15 +44,12 @@ from archforge.search.runtime.prepare import Prepared, prepare, quiet
 from archforge.search.runtime.signals import Interrupted, handling, install, signal_name, stop
 from archforge.search.runtime.study import HOST, counted, reap_orphans, requeue_failed
 from archforge.search.trial.objective import Outcome, objective
+from archforge.training.threads import cores
 
 Progress = Callable[[optuna.Study], None]
-
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+# Evaluates a batch of asked trials, one Outcome each, in order: in this process (the
+# objective) or as Hydra jobs through a launcher (the sweeper, sweeper.py).
+Evaluate = Callable[[list[optuna.Trial]], list[Outcome]]
 
 
 def threads_per_worker(n_workers: int, explicit: int | None = None) -> int:
@@ -60,16 +57,17 @@ def threads_per_worker(n_workers: int, explicit: int | None = None) -> int:
 
 
 class Heartbeat:
-    """Refreshes a running trial's `heartbeat` user attr from a daemon thread."""
+    """Refreshes the running trials' `heartbeat` user attr from a daemon thread."""
 
-    def __init__(self, trial: optuna.Trial, interval: float) -> None:
-        self.trial = trial
+    def __init__(self, trials: optuna.Trial | list[optuna.Trial], interval: float) -> None:
+        self.trials = trials if isinstance(trials, list) else [trials]
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="af-heartbeat")
 
     def __enter__(self) -> Heartbeat:
-        self.trial.set_user_attr("heartbeat", time.time())
+        for trial in self.trials:
+            trial.set_user_attr("heartbeat", time.time())
         self._thread.start()
         return self
 
@@ -79,16 +77,22 @@ class Heartbeat:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
-                self.trial.set_user_attr("heartbeat", time.time())
-            except Exception:  # finished meanwhile, or the storage hiccupped: try next beat
-                continue
+            for trial in self.trials:
+                try:
+                    trial.set_user_attr("heartbeat", time.time())
+                except Exception:  # finished meanwhile, or the storage hiccupped: next beat
+                    continue
+
+
+def remaining(study: optuna.Study, n_trials: int) -> int:
+    """Trials still to ask for: n_trials less the counted and the running ones."""
+    trials = study.get_trials(deepcopy=False)
+    running = sum(t.state == TrialState.RUNNING for t in trials)
+    return n_trials - len(counted(trials)) - running
 
 
 def should_stop(study: optuna.Study, n_trials: int) -> bool:
-    trials = study.get_trials(deepcopy=False)
-    running = sum(t.state == TrialState.RUNNING for t in trials)
-    return len(counted(trials)) + running >= n_trials
+    return remaining(study, n_trials) <= 0
 
 
 def tell(study: optuna.Study, trial: optuna.Trial, out: Outcome) -> bool:
@@ -102,6 +106,8 @@ def tell(study: optuna.Study, trial: optuna.Trial, out: Outcome) -> bool:
             study.tell(trial, out.values)
         else:
             study.tell(trial, state=out.state)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return True  # another process reaped it meanwhile (its worker looked lost)
     except RuntimeError as exc:
         # GridSampler calls study.stop() once every cell is taken; outside optimize() that
         # raises after the trial is stored. Here it simply ends this worker.
@@ -117,35 +123,45 @@ def run_loop(
     worker: int = 0,
     on_trial: Progress | None = None,
     train_fn: Callable[..., Any] | None = None,
+    evaluate: Evaluate | None = None,
+    batch: int = 1,
 ) -> int:
     """Run trials until the study holds n_trials counted ones, the timeout, or a stop
-    signal; return how many this worker finished."""
+    signal; return how many this worker finished.
+
+    Each round asks for up to `batch` trials and hands them to `evaluate` (default: the
+    objective, in this process, one after the other); the sweeper passes its launcher."""
     s = prep.settings
-    ctx = prep.context()
+    if evaluate is None:
+        ctx = prep.context()
+
+        def evaluate(trials: list[optuna.Trial]) -> list[Outcome]:
+            return [objective(ctx, t, train_fn=train_fn) for t in trials]
+
     deadline = None if s.timeout is None else time.monotonic() + s.timeout
     done = 0
     while not stop.requested and (deadline is None or time.monotonic() < deadline):
         reap_orphans(study, s.heartbeat_grace)
         requeue_failed(study, s.max_retries)
-        if should_stop(study, s.n_trials) or stop.requested:
+        k = min(batch, remaining(study, s.n_trials))
+        if k <= 0 or stop.requested:
             break
         install()  # Lightning leaves SIGINT ignored after a Ctrl-C inside fit
-        trial = study.ask()
-        trial.set_user_attr("worker_host", HOST)
-        trial.set_user_attr("worker_pid", os.getpid())
-        trial.set_user_attr("worker", worker)
+        trials = [_ask(study, worker) for _ in range(k)]
         started = time.perf_counter()
         try:
-            with Heartbeat(trial, s.heartbeat_interval):
-                out = objective(ctx, trial, train_fn=train_fn)
+            with Heartbeat(trials, s.heartbeat_interval):
+                outs = evaluate(trials)
         except KeyboardInterrupt as exc:  # a stop signal (Interrupted) or a bare Ctrl-C
             signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
             stop.signum = stop.signum or signum
-            out = Outcome(TrialState.FAIL, reason=f"interrupted ({signal_name(signum)}); "
-                          "re-queued on resume", attrs={"retry": True})
-        out.attrs.setdefault("duration_s", time.perf_counter() - started)
-        more = tell(study, trial, out)
-        done += 1
+            outs = [Outcome(TrialState.FAIL, reason=f"interrupted ({signal_name(signum)}); "
+                            "re-queued on resume", attrs={"retry": True}) for _ in trials]
+        more = True
+        for trial, out in zip(trials, outs, strict=True):
+            out.attrs.setdefault("duration_s", time.perf_counter() - started)
+            more = tell(study, trial, out) and more
+        done += len(trials)
         if on_trial is not None:
             on_trial(study)
         if not more:
@@ -154,6 +170,15 @@ def run_loop(
         stop.reset()
         raise KeyboardInterrupt
     return done
+
+
+def _ask(study: optuna.Study, worker: int) -> optuna.Trial:
+    """A new trial, marked with the process that runs (or launches) it."""
+    trial = study.ask()
+    trial.set_user_attr("worker_host", HOST)
+    trial.set_user_attr("worker_pid", os.getpid())
+    trial.set_user_attr("worker", worker)
+    return trial
 
 
 def fork_is_safe() -> bool:

@@ -48,6 +48,21 @@ class TrialCallback(L.Callback):
         self.pruned = False
         self.epochs = 0
 
+    @classmethod
+    def reopened(cls, storage_url: str, study_name: str, trial_id_: int, number: int,
+                 pruner: optuna.pruners.BasePruner | None, monitor: str,
+                 multi_rule: CurveMedianRule | None = None,
+                 multi_objective: bool = False) -> TrialCallback:
+        """The callback for a trial another process asked for (a job the sweeper launched):
+        the trial is opened from the storage when the first epoch reports."""
+        self = cls.__new__(cls)
+        L.Callback.__init__(self)
+        self.__dict__.update(
+            _trial=None, storage_url=storage_url, study_name=study_name, pruner=pruner,
+            trial_id=trial_id_, number=number, monitor=monitor, multi_objective=multi_objective,
+            multi_rule=multi_rule, curve=[], stop_reason=None, pruned=False, epochs=0)
+        return self
+
     # spawned DDP ranks get a pickled copy: the trial is reopened from the storage there
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

@@ -115,7 +115,7 @@ def objective(ctx: Context, trial: optuna.Trial,
     trained = _guard(lambda: train(ctx, trial, checked, train_fn or run_training), "train")
     if isinstance(trained, Outcome):
         return trained
-    return _guard(lambda: score(ctx, trial, checked, *trained), "score")
+    return _guard(lambda: score(ctx, trial, checked.costs, *trained), "score")
 
 
 def _guard(step: Callable[[], Any], stage: str) -> Any:
@@ -196,22 +196,25 @@ def train(ctx: Context, trial: optuna.Trial, candidate: Candidate,
     return result, callback
 
 
-def score(ctx: Context, trial: optuna.Trial, candidate: Candidate, result: Any,
-          callback: TrialCallback) -> Outcome:
-    """The objective values, or PRUNED with the reason the callback gave.
+def score(ctx: Context, trial: optuna.Trial, costs: dict[str, float], result: Any,
+          callback: TrialCallback | None = None) -> Outcome:
+    """The objective values (`result.metrics`, and the candidate's `costs`), or PRUNED with
+    the reason the callback gave.
 
     The callback's decision is also read back from the storage: under `ddp_spawn` it ran in
-    another process, whose callback object never comes back.
+    another process, whose callback object never comes back; in a job the sweeper launched
+    (sweeper.py) there is no callback here at all.
     """
     stored = stored_attrs(trial)
-    stop_reason = callback.stop_reason or stored.get("stop_reason")
-    trial.set_user_attr("epochs", max(callback.epochs, int(stored.get("epochs", 0))))
+    stop_reason = (callback and callback.stop_reason) or stored.get("stop_reason")
+    epochs = callback.epochs if callback is not None else 0
+    trial.set_user_attr("epochs", max(epochs, int(stored.get("epochs", 0))))
     trial.set_user_attr("run_dir", str(result.run_dir))
     if stop_reason is not None:
         return Outcome(TrialState.PRUNED, reason=stop_reason)
     values = []
     for o in ctx.settings.objectives:
-        v = (candidate.costs[o.metric] if o.metric in COST_METRICS
+        v = (costs[o.metric] if o.metric in COST_METRICS
              else result.metrics.get(o.metric))
         if v is None or not math.isfinite(float(v)):
             return Outcome(TrialState.PRUNED, reason=f"{o.metric} is {v!r} after training")
