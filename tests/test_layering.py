@@ -156,6 +156,8 @@ def test_imports_follow_the_layers() -> None:
     ("archforge.predict", "archforge.cli.command_args", False),
     ("archforge_plugins.resnet", "archforge.BLOCKS", True),
     ("archforge_plugins.resnet", "archforge.build", False),  # the API: Hydra behind it
+    ("archforge_plugins.resnet", "archforge.PruningCallback", False),
+    ("archforge.search.runtime.workers", "archforge.cli.train", False),
 ])
 def test_the_contract_tells_allowed_from_refused(module: str, target: str, allowed: bool
                                                  ) -> None:

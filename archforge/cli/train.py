@@ -88,7 +88,7 @@ def sweep_callbacks(hydra_cfg: Any) -> list[Any]:
     """A job launched by `hydra/sweeper=archforge` reports its epochs to its trial."""
     if OmegaConf.select(hydra_cfg, "sweeper.job", default=None) is None:
         return []
-    from archforge.search.trial.job import PruningCallback
+    from archforge.cli.sweep_job import PruningCallback
 
     return [PruningCallback(set_threads=False)]  # use_threads below sets them
 
