@@ -1,8 +1,9 @@
 """`archforge experiment list` and `archforge experiment <name> [key=value ...]`.
 
 Undotted keys are the experiment's own settings (`seeds=[0,1]`, `epochs=4`); `run_dir=`
-picks the output folder; dotted keys (`optim.lr=0.05`, `data.batch_size=32`) are training
-overrides, passed to every run of an experiment that trains.
+picks the output folder; `data=<name>` (default digits) and dotted keys (`optim.lr=0.05`,
+`data.batch_size=32`) are training overrides, passed to every run of an experiment that
+trains.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def parse_args(name: str, args: list[str]) -> tuple[Any, list[str], Path | None]
                               f"{', '.join(f.name for f in fields(module.Settings))}, run_dir")
         if key == "run_dir":
             run_dir = Path(text).expanduser().resolve()
-        elif "." in key.lstrip("+~"):
+        elif "." in key.lstrip("+~") or key == "data":
             if not module.TRAINS:
                 raise ConfigError(key, f"{name} trains nothing, so it takes no training "
                                   "overrides; its own keys: "

@@ -31,6 +31,8 @@ from archforge.search.runtime.study import (
     reap_orphans,
     repairs,
     requeue_failed,
+    verdict,
+    verdict_counts,
 )
 from archforge.search.runtime.workers import Workers
 from archforge.search.winners import export, retrain_command
@@ -39,9 +41,9 @@ from archforge.search.winners import export, retrain_command
 def _status(study: optuna.Study) -> tuple[int, str]:
     trials = study.get_trials(deepcopy=False)
     n = len(counted(trials))
-    by = {s: sum(t.state == s for t in trials) for s in TrialState}
-    text = (f"complete {by[TrialState.COMPLETE]} pruned {by[TrialState.PRUNED]} "
-            f"failed {by[TrialState.FAIL]} running {by[TrialState.RUNNING]}")
+    by = verdict_counts(trials)
+    text = (f"complete {by['COMPLETE']} pruned {by['PRUNED']} infeasible {by['INFEASIBLE']} "
+            f"failed {by['FAIL']} running {by['RUNNING']}")
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     if done and len(study.directions) == 1:
         text += f" | best {study.best_value:.4f}"
@@ -187,7 +189,7 @@ def trial_line(t: FrozenTrial) -> str:
     seconds = t.user_attrs.get("duration_s")
     if seconds is None and t.datetime_start and t.datetime_complete:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds()
-    text = (f"trial {t.number} {t.state.name} value {value} | {params} | "
+    text = (f"trial {t.number} {verdict(t)} value {value} | {params} | "
             f"{seconds if seconds is not None else float('nan'):.1f} s")
     reason = t.user_attrs.get("reason")
     return f"{text} | {reason}" if reason and t.state != TrialState.COMPLETE else text

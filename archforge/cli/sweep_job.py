@@ -27,6 +27,7 @@ from omegaconf import OmegaConf
 from archforge.cli.hydra_app import register_sweeper
 from archforge.config.search_settings import COST_METRICS, SearchSettings
 from archforge.errors import ConfigError
+from archforge.search.first_winner import with_first_winner
 from archforge.search.pruners import make_pruner
 from archforge.search.runtime.study import open_storage
 from archforge.search.space.search_space import format_value
@@ -85,7 +86,8 @@ def job_settings(settings: SearchSettings, max_epochs: int) -> dict[str, Any]:
     return {"pruner": settings.pruner, "max_epochs": max_epochs,
             "allowed_targets": list(settings.allowed_targets), "monitor": monitor.metric,
             "maximize": monitor.direction == "maximize",
-            "multi_objective": settings.multi_objective}
+            "multi_objective": settings.multi_objective,
+            "min_completed": settings.min_completed}
 
 
 def open_trial_callback(address: JobAddress) -> TrialCallback:
@@ -103,6 +105,7 @@ def open_trial_callback(address: JobAddress) -> TrialCallback:
     multi = bool(spec["multi_objective"])
     pruner = None if multi else make_pruner(spec["pruner"], int(spec["max_epochs"]),
                                             spec["allowed_targets"])
+    pruner = with_first_winner(pruner, int(spec.get("min_completed", 0)))
     rule = (CurveMedianRule.from_pruner(spec["pruner"], maximize=bool(spec["maximize"]))
             if multi else None)
     trial_id = storage.get_trial_id_from_study_id_trial_number(

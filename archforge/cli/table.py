@@ -65,6 +65,8 @@ COMMANDS: dict[str, Command] = {
                      HydraApp(before="archforge.cli.train:before_hydra")),
     "predict": Command("classify images: archforge predict checkpoint=PATH input=IMAGE_OR_FOLDER",
                        "archforge.cli.predict:predict"),
+    "evaluate": Command("accuracy, per-class accuracy, confusion matrix: archforge evaluate "
+                        "checkpoint=PATH split=test", "archforge.cli.evaluate:evaluate"),
     "export": Command("export to ONNX / TorchScript: archforge export checkpoint=PATH",
                       "archforge.cli.export:export"),
     "search": Command("architecture search with Optuna: archforge search search=resnet_cifar ...",

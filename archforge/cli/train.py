@@ -68,6 +68,8 @@ def train_task(cfg: DictConfig) -> float | None:
                           f"pass hydra.run.dir={explicit} instead")
     if _rank() == 0:
         check_run_dir(out, bool(cfg.get("overwrite", False)))
+    if cfg.get("test"):
+        _check_test_split(cfg)
     with open_dict(cfg):
         cfg.run_dir = str(out)
     _lightning_logs_to_hydra()
@@ -80,8 +82,35 @@ def train_task(cfg: DictConfig) -> float | None:
         result = fit(run, callbacks=[*sweep, *use_threads(run.keys.threads, hydra_cfg, shared)])
     if _rank() == 0:
         print_result(result)
+        if cfg.get("test"):
+            test_after_fit(cfg, result)
     acc = result.metrics.get("val/acc")
     return None if acc is None else float(acc)
+
+
+def _check_test_split(cfg: DictConfig) -> None:
+    """`test=true` needs a data set with a test split: refuse before training, not after."""
+    from archforge.config.compose import to_plain
+    from archforge.data.build import data_kind
+
+    kind = data_kind(to_plain(cfg.data, "data"))
+    if not kind.has_test_split:
+        raise ConfigError("test", f"data '{cfg.data.name}' keeps no test split apart from its "
+                          "validation split; test=true needs one (data=fashion_mnist, "
+                          "data=mnist)")
+
+
+def test_after_fit(cfg: DictConfig, result: TrainResult) -> None:
+    """`test=true`: the best checkpoint, once, on the held-out test split."""
+    from archforge.checkpoint import load_network
+    from archforge.cli.evaluate import report
+    from archforge.config.compose import to_plain
+
+    checkpoint = result.best_checkpoint or result.last_checkpoint
+    if checkpoint is None:
+        raise ConfigError("test", "the run wrote no checkpoint to evaluate")
+    net, _ = load_network(checkpoint)
+    report(net, to_plain(cfg.data, "data"), "test", result.run_dir, checkpoint)
 
 
 def sweep_callbacks(hydra_cfg: Any) -> list[Any]:

@@ -68,6 +68,7 @@ class RunKeys:
     channels_last: bool | None = None  # null: trainer.channels_last, then archforge's choice
     compile: bool = False
     progress: bool = True
+    test: bool = False  # after fitting, evaluate best.ckpt on the data's held-out test split
     threads: int | None = None  # torch threads of `archforge train`; null: training/threads.py
 
     def check(self, path: str = "") -> None:

@@ -83,6 +83,9 @@ class SearchSettings:
         default_factory=lambda: [Objective("val/acc", "maximize")])
     sampler: Any = "tpe"
     pruner: Any = "median"
+    # The pruner prunes nothing until this many trials completed (first_winner.py): a short
+    # search always ends with a winner. 0 lets the pruner judge from the first trial on.
+    min_completed: int = 1
     constraints: Constraints = field(default_factory=Constraints)
     overrides: list[str] = field(default_factory=list)
     heartbeat_interval: float = 10.0
@@ -100,7 +103,8 @@ class SearchSettings:
                 self.study_name, "letters, digits, _ . -")
         require(bool(self.space), f"{path}.space", self.space,
                 "a non-empty mapping of config paths to parameter specs")
-        for key, low in (("n_trials", 1), ("n_workers", 1), ("max_retries", 0)):
+        for key, low in (("n_trials", 1), ("n_workers", 1), ("max_retries", 0),
+                         ("min_completed", 0)):
             require(getattr(self, key) >= low, f"{path}.{key}", getattr(self, key),
                     f"an integer >= {low}")
         require(self.threads is None or self.threads >= 1, f"{path}.threads", self.threads,

@@ -29,6 +29,7 @@ from archforge.data.transforms import (
     build_augment,
     to_unit_float,
 )
+from archforge.errors import ConfigError
 from archforge.plain import to_plain
 from archforge.typed import from_mapping, require
 
@@ -101,6 +102,9 @@ class ImageDataModule(L.LightningDataModule):
     config_class: ClassVar[type[DataConfig]] = DataConfig
     default_mean: ClassVar[float] = 0.5  # per channel, when the config's mean is null
     default_std: ClassVar[float] = 0.25
+    # Whether the kind keeps a test split apart from train/val (`build_test_set`): read
+    # only by `archforge evaluate split=test` and `archforge train test=true`.
+    has_test_split: ClassVar[bool] = False
 
     def __init__(self, config: DataConfig, class_names: list[str] | None = None) -> None:
         super().__init__()
@@ -117,6 +121,7 @@ class ImageDataModule(L.LightningDataModule):
         self.augment = build_augment(config.augment)
         self.train_set: Dataset[Any] | None = None
         self.val_set: Dataset[Any] | None = None
+        self.test_set: Dataset[Any] | None = None
         # Stored in Lightning checkpoints (`datamodule_hyper_parameters`), so `predict` can
         # rebuild preprocessing from one. One namespaced key: Lightning refuses to log
         # hparams when a key is shared with the LightningModule's but the values differ.
@@ -158,6 +163,14 @@ class ImageDataModule(L.LightningDataModule):
         """(train, val) datasets of raw-pixel samples; called once, from `setup`."""
         raise NotImplementedError
 
+    def build_test_set(self) -> Dataset[Any]:
+        """The held-out test split (kinds with `has_test_split`); called from setup("test")."""
+        raise ConfigError(
+            "split",
+            f"data '{self.config.name}' has no test split apart from its validation split; "
+            "use split=val, or data=fashion_mnist / data=mnist",
+        )
+
     def holds_in_memory(self, nbytes: int) -> bool:
         """Whether a data set of `nbytes` decoded bytes is held as one tensor (`in_memory`)."""
         choice = self.config.in_memory
@@ -167,6 +180,10 @@ class ImageDataModule(L.LightningDataModule):
 
     # -- Lightning hooks ----------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
+        if stage == "test":  # the test split alone: fitting never reads it
+            if self.test_set is None:
+                self.test_set = self.build_test_set()
+            return
         if self.train_set is None or self.val_set is None:
             self.train_set, self.val_set = self.build_datasets()
 
@@ -181,8 +198,10 @@ class ImageDataModule(L.LightningDataModule):
         return self._loader(self.val_set, train=False)
 
     def test_dataloader(self) -> DataLoader[Any] | InMemoryLoader:
-        """The held-out set (validation and test are the same data here)."""
-        return self.val_dataloader()
+        """The held-out test split (`build_test_set`), never augmented."""
+        self.setup("test")
+        assert self.test_set is not None  # set by setup()
+        return self._loader(self.test_set, train=False)
 
     def placement(self) -> tuple[torch.device, int, int]:
         """(device, rank, world size) the loaders serve: the attached Trainer's, else

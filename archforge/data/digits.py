@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from archforge.data.base import DataConfig, ImageDataModule
 from archforge.data.registry import DATASETS
-from archforge.data.split import check_fraction, stratified_split
+from archforge.data.split import check_classes, check_fraction, keep_classes, stratified_split
 from archforge.data.tensors import TensorImageDataset
 from archforge.data.transforms import AugmentConfig
 from archforge.typed import require
@@ -43,7 +43,7 @@ class DigitsConfig(DataConfig):
     def check(self, path: str = "data") -> None:
         super().check(path)
         if self.classes is not None:
-            _check_classes(self.classes, f"{path}.classes")
+            check_classes(self.classes, f"{path}.classes")
         wanted = len(self.classes) if self.classes is not None else 10
         require(
             self.num_classes == wanted,
@@ -60,14 +60,6 @@ class DigitsConfig(DataConfig):
             f">= {NATIVE_SIZE} (the digits are {NATIVE_SIZE}x{NATIVE_SIZE})",
         )
         check_fraction(self.val_fraction, f"{path}.val_fraction")
-
-
-def _check_classes(classes: list[int], path: str) -> None:
-    require(
-        all(0 <= c <= 9 for c in classes), path, classes, "digits between 0 and 9, or null"
-    )
-    require(len(set(classes)) == len(classes), path, classes, "each digit at most once")
-    require(len(classes) >= 2, path, classes, "at least 2 digits")
 
 
 @DATASETS.register("digits")
@@ -94,10 +86,8 @@ class DigitsDataModule(ImageDataModule):
             ).clamp_(0.0, 1.0)
         target = digits.target.astype(np.int64)
         if self.config.classes is not None:
-            keep = np.isin(target, self.config.classes)
-            relabel = np.full(10, -1, dtype=np.int64)
-            relabel[self.config.classes] = np.arange(len(self.config.classes))
-            images, target = images[torch.from_numpy(keep)], relabel[target[keep]]
+            keep, target = keep_classes(target, self.config.classes)
+            images = images[torch.from_numpy(keep)]
         labels = torch.from_numpy(target)
         train, val = stratified_split(target, self.config.val_fraction, self.config.seed)
         train_idx, val_idx = torch.from_numpy(train), torch.from_numpy(val)

@@ -42,3 +42,20 @@ def stratified_split(
         val.append(members[:k])
         train.append(members[k:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def check_classes(classes: list[int], path: str, total: int = 10) -> None:
+    """A subset of class indices: each in 0..total-1, at most once, at least two."""
+    require(all(0 <= c < total for c in classes), path, classes,
+            f"class indices between 0 and {total - 1}, or null")
+    require(len(set(classes)) == len(classes), path, classes, "each class at most once")
+    require(len(classes) >= 2, path, classes, "at least 2 classes")
+
+
+def keep_classes(labels: np.ndarray, classes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of the samples whose label is in `classes`, their labels renumbered 0..k-1 in
+    the order of `classes`)."""
+    keep = np.isin(labels, classes)
+    relabel = np.full(int(max(labels.max(initial=0), max(classes))) + 1, -1, dtype=np.int64)
+    relabel[list(classes)] = np.arange(len(classes))
+    return keep, relabel[labels[keep]]

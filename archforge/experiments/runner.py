@@ -24,6 +24,12 @@ from archforge.training.fit import TrainResult, train
 RECIPE = ["data=digits", "progress=false", "trainer.log_every_n_steps=1"]
 
 
+def recipe(overrides: Sequence[str]) -> list[str]:
+    """RECIPE + overrides; a `data=<name>` among them replaces the default digits."""
+    chosen = any(o.partition("=")[0] == "data" for o in overrides)
+    return [*(r for r in RECIPE if not (chosen and r.startswith("data="))), *overrides]
+
+
 @dataclass
 class Curves:
     """Per-epoch metrics of one run, read from its `csv/metrics.csv`."""
@@ -86,7 +92,7 @@ def read_curves(metrics_csv: Path) -> Curves:
 
 def train_run(label: str, overrides: Sequence[str], run_dir: Path) -> Run:
     """Train `RECIPE + overrides` into `run_dir` and return the result with its curves."""
-    cfg = compose([*RECIPE, *overrides, f"run_dir={run_dir}"])
+    cfg = compose([*recipe(overrides), f"run_dir={run_dir}"])
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning)
@@ -102,7 +108,7 @@ def validation_logits(overrides: Sequence[str], nets: Sequence[nn.Module]) -> tu
     """Logits of each net (eval mode) on the validation set of the composed data, and labels."""
     from archforge.data import build_datamodule
 
-    cfg = compose([*RECIPE, *overrides])
+    cfg = compose(recipe(overrides))
     dm = build_datamodule(cfg.data)
     dm.setup("validate")
     outs: list[list[torch.Tensor]] = [[] for _ in nets]
@@ -121,7 +127,7 @@ def train_size(overrides: Sequence[str]) -> int:
     """How many training images the composed data config yields."""
     from archforge.data import build_datamodule
 
-    dm = build_datamodule(compose([*RECIPE, *overrides]).data)
+    dm = build_datamodule(compose(recipe(overrides)).data)
     dm.setup("fit")
     return len(dm.train_set)  # type: ignore[arg-type]
 

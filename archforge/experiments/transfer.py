@@ -2,7 +2,8 @@
 features in deep neural networks?"; the Keras transfer-learning recipe): features learnt on
 one task give a head start on a related task with little data.
 
-Pretrain ResNet-20 on digits 0-4; then, on a small fraction of the 5-9 training images
+Pretrain ResNet-20 on classes 0-4 (digits by default; `data=fashion_mnist` for clothes);
+then, on a small fraction of the 5-9 training images
 (`data.val_fraction` holds the rest out, so validation is large and the training set
 small), run archforge's own fine-tuning path: `model.weights=<checkpoint>` with
 `finetune.enabled=true` (stem and stages frozen, the head trains for `head_epochs`, then the
@@ -32,7 +33,7 @@ class Settings:
     epochs: int = 8  # on the target, for both arms
     head_epochs: int = 3  # fine-tuning phase 1: only the head trains
     lr_factor: float = 0.1  # phase 2 rate, as a fraction of the schedule
-    target_train_fraction: float = 0.1  # of the target digits' images used for training
+    target_train_fraction: float = 0.1  # of the target classes' images used for training
     batch_size: int = 16  # on the target: a few images still make several steps
     seed: int = 0
 
@@ -50,10 +51,10 @@ class Settings:
         require(self.batch_size >= 1, f"{path}.batch_size", self.batch_size, ">= 1")
         overlap = sorted(set(self.source) & set(self.target))
         require(not overlap, f"{path}.target", self.target,
-                f"digits not in source={self.source} (shared: {overlap})")
+                f"classes not in source={self.source} (shared: {overlap})")
 
 
-def _digits(classes: list[int]) -> list[str]:
+def _classes(classes: list[int]) -> list[str]:
     listed = ",".join(str(c) for c in classes)
     return [f"data.classes=[{listed}]", f"data.num_classes={len(classes)}"]
 
@@ -61,12 +62,12 @@ def _digits(classes: list[int]) -> list[str]:
 def run(settings: Settings, overrides: list[str], run_dir: Path) -> Outcome:
     common = [f"model={settings.model}", f"seed={settings.seed}"]
     pre = train_run("pretrained", [
-        *common, *_digits(settings.source), f"trainer.max_epochs={settings.pretrain_epochs}",
+        *common, *_classes(settings.source), f"trainer.max_epochs={settings.pretrain_epochs}",
         *overrides,
     ], run_dir / "pretrain_source")
     assert pre.result.best_checkpoint is not None  # checkpoints are on in every run
     small = [
-        *common, *_digits(settings.target), f"trainer.max_epochs={settings.epochs}",
+        *common, *_classes(settings.target), f"trainer.max_epochs={settings.epochs}",
         f"data.val_fraction={1 - settings.target_train_fraction}",
         f"data.batch_size={settings.batch_size}", *overrides,
     ]
@@ -87,9 +88,9 @@ def run(settings: Settings, overrides: list[str], run_dir: Path) -> Outcome:
     outcome = Outcome("transfer", run_dir, [curves])
     ft, sc = tuned.curves.val_acc[-1], scratch.curves.val_acc[-1]
     outcome.notes += [
-        f"pretrained on digits {settings.source} for {settings.pretrain_epochs} epochs: "
+        f"pretrained on classes {settings.source} for {settings.pretrain_epochs} epochs: "
         f"val acc {pre.curves.val_acc[-1]:.4f}",
-        f"target digits {settings.target}, {n_train} training images "
+        f"target classes {settings.target}, {n_train} training images "
         f"({settings.target_train_fraction:.0%}), {settings.epochs} epochs: fine-tuned "
         f"{ft:.4f} vs from scratch {sc:.4f} final val acc "
         f"({'transfer helped: claim held' if ft > sc else 'claim NOT seen on this run'})",
@@ -111,6 +112,6 @@ def _plot(tuned: Run, scratch: Run, head_epochs: int, path: Path) -> Path:
         ax.text(head_epochs + 0.6, 0.05, "last stage unfrozen", fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("validation accuracy (target digits)")
+    ax.set_ylabel("validation accuracy (target classes)")
     ax.legend()
     return save_figure(fig, path)

@@ -18,6 +18,7 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.table import Table
 
 from archforge.config.search_settings import COST_METRICS, SearchSettings
+from archforge.search.runtime.study import verdict_counts
 
 
 def _plots(study: optuna.Study, names: list[str]) -> dict[str, tuple[Any, Any, dict[str, Any]]]:
@@ -162,11 +163,11 @@ def top_trials(study: optuna.Study, k: int = 10) -> list[FrozenTrial]:
 
 def title(study: optuna.Study, shown: int, trials: list[FrozenTrial]) -> str:
     """What the table holds and what the study holds, counted the same way:
-    `top 7 of 7 completed (30 trials: 7 complete, 20 pruned, 3 failed)`."""
-    counts = {s: sum(t.state == s for t in trials) for s in TrialState}
-    words = {TrialState.FAIL: "failed"}
-    summary = ", ".join(f"{c} {words.get(s, s.name.lower())}" for s, c in counts.items() if c)
-    return (f"study {study.study_name}: top {shown} of {counts[TrialState.COMPLETE]} completed "
+    `top 7 of 7 completed (30 trials: 7 complete, 17 pruned, 3 infeasible, 3 failed)`."""
+    counts = verdict_counts(trials)
+    words = {"FAIL": "failed"}
+    summary = ", ".join(f"{c} {words.get(s, s.lower())}" for s, c in counts.items() if c)
+    return (f"study {study.study_name}: top {shown} of {counts['COMPLETE']} completed "
             f"({len(trials)} trial{'' if len(trials) == 1 else 's'}"
             f"{': ' + summary if summary else ''})")
 

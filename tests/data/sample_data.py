@@ -75,3 +75,29 @@ def write_image_folder(root: Path, per_class: int = 3, broken: bool = True) -> P
         (root / "dogs" / "notes.txt").write_text("not an image\n")
         (root / "dogs" / ".DS_Store").write_bytes(b"\x00\x01")
     return root
+
+
+IDX_TRAIN = 40
+IDX_TEST = 12
+
+
+def write_idx_set(folder: Path, gz: bool = True, train: int = IDX_TRAIN,
+                  test: int = IDX_TEST) -> Path:
+    """The four MNIST-format IDX files (gzip or raw) of a tiny set in `folder`.
+
+    Image i of a split has value i % 256 everywhere and label i % 10, so tests can check
+    which images landed where; test images are 255 - that, so no test image equals a
+    training image.
+    """
+    from archforge.data.idx import write_idx
+
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if gz else ""
+    for split, n, prefix in (("train", train, "train"), ("test", test, "t10k")):
+        values = np.arange(n) % 256
+        if split == "test":
+            values = 255 - values
+        images = np.broadcast_to(values[:, None, None], (n, 28, 28)).astype(np.uint8)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", np.arange(n) % 10)
+    return folder

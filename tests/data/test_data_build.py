@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 from lightning import LightningDataModule
 from omegaconf import OmegaConf
-from sample_data import write_cifar_archive, write_cifar_folder, write_image_folder
+from sample_data import (
+    write_cifar_archive,
+    write_cifar_folder,
+    write_idx_set,
+    write_image_folder,
+)
 
 from archforge.config.compose import compose, conf_dir
 from archforge.data import DATASETS, ImageDataModule, build_datamodule
@@ -25,10 +30,14 @@ def _paths(name: str, tmp_path: Path) -> dict[str, str]:
         return {"root": str(archive)}
     if name == "image_folder":
         return {"root": str(write_image_folder(tmp_path / "images", broken=False))}
+    if name in ("mnist", "fashion_mnist"):
+        return {"root": str(write_idx_set(tmp_path / "idx"))}
     return {}
 
 
-@pytest.mark.parametrize("name", ["digits", "synthetic", "cifar10", "image_folder"])
+@pytest.mark.parametrize(
+    "name", ["digits", "synthetic", "cifar10", "image_folder", "mnist", "fashion_mnist"]
+)
 def test_every_data_yaml_composes_and_builds(name: str, tmp_path: Path) -> None:
     overrides = [f"++data.{k}={v}" for k, v in _paths(name, tmp_path).items()]
     cfg = compose([f"data={name}", *overrides], config_name="build")
@@ -48,7 +57,8 @@ def test_every_data_yaml_composes_and_builds(name: str, tmp_path: Path) -> None:
 
 def test_the_yaml_files_and_the_registry_agree() -> None:
     yamls = sorted(p.stem for p in (conf_dir() / "data").glob("*.yaml"))
-    assert yamls == DATASETS.names() == ["cifar10", "digits", "image_folder", "synthetic"]
+    assert yamls == DATASETS.names()
+    assert yamls == ["cifar10", "digits", "fashion_mnist", "image_folder", "mnist", "synthetic"]
 
 
 def test_a_dictconfig_with_interpolations_is_resolved() -> None:
@@ -63,7 +73,9 @@ def test_unknown_name_lists_the_kinds() -> None:
     with pytest.raises(ConfigError) as info:
         build_datamodule({"name": "digit"})
     assert info.value.path == "data.name"
-    assert "known: cifar10, digits, image_folder, synthetic" in str(info.value)
+    assert "known: cifar10, digits, fashion_mnist, image_folder, mnist, synthetic" in str(
+        info.value
+    )
     assert "did you mean 'digits'" in str(info.value)
 
 

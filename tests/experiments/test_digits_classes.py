@@ -44,8 +44,8 @@ def test_null_keeps_all_ten() -> None:
 @pytest.mark.parametrize(
     ("classes", "num_classes", "expected"),
     [
-        ([0, 10], 2, "digits between 0 and 9"),
-        ([3, 3, 4], 3, "each digit at most once"),
+        ([0, 10], 2, "class indices between 0 and 9"),
+        ([3, 3, 4], 3, "each class at most once"),
         ([5], 1, "at least 2"),
         ([0, 1, 2], 10, "data.num_classes: got 10; expected 3, one per entry of data.classes"),
         ("0-4", 10, "data.classes: got '0-4'"),

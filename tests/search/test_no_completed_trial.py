@@ -20,7 +20,7 @@ def test_search_report_and_retrain_after_no_completed_trial(
     assert main(["search", *tiny_args(root, *INFEASIBLE)]) == 0
     out, err = capfd.readouterr()
     # the result on stdout: no empty table, the reason once with a count
-    assert out.splitlines()[0] == "study tiny: no completed trial (2 trials: 2 pruned)"
+    assert out.splitlines()[0] == "study tiny: no completed trial (2 trials: 2 infeasible)"
     assert "2 x constraint max_params (first: " in out and "┏" not in out
     assert "nothing to retrain: no trial completed, so no best_run.yaml was written" in out
     assert "archforge search study tiny" in err and "archforge search study" not in out
@@ -34,7 +34,7 @@ def test_search_report_and_retrain_after_no_completed_trial(
 
     assert main(["report", *tiny_args(root)]) == 0
     out, err = capfd.readouterr()
-    assert "no completed trial (2 trials: 2 pruned)" in out
+    assert "no completed trial (2 trials: 2 infeasible)" in out
     assert "skipped optimization_history: no completed trial yet" in out
     assert "skipped intermediate_values: no trial reported a validation epoch" in out
     assert "[W " not in out + err and "There are no complete trials" not in out + err

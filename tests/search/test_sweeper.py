@@ -23,7 +23,8 @@ from archforge.cli import main
 from archforge.cli.sweep_job import JOB_METRICS, JobAddress
 from archforge.search.runtime.study import counted
 
-PRUNE_AT_1 = "search.pruner={name:threshold,lower:0.99}"
+# every trial pruned after epoch 1, the first one too (no search.min_completed guard)
+PRUNE_AT_1 = ("search.pruner={name:threshold,lower:0.99}", "search.min_completed=0")
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +56,7 @@ def test_pruned_sweep_records_every_state_then_resumes_to_n_trials(tmp_path: Pat
     root = tmp_path / "runs"
     # max_params 700 makes the wide candidates infeasible: recorded without a job
     limits = "+search.constraints.max_params=700"
-    assert main(sweep_args(root, "search.n_trials=3", PRUNE_AT_1, limits)) == 0
+    assert main(sweep_args(root, "search.n_trials=3", *PRUNE_AT_1, limits)) == 0
     study = load(root)
     assert_accounted(study, 3)
     trials = study.get_trials()
@@ -88,8 +89,8 @@ def test_pruned_sweep_records_every_state_then_resumes_to_n_trials(tmp_path: Pat
 
 def test_archforge_search_and_the_sweeper_share_a_study(tmp_path: Path) -> None:
     root = tmp_path / "runs"
-    assert main(["search", *tiny_args(root, "search.n_trials=1", PRUNE_AT_1)]) == 0
-    assert main(sweep_args(root, "search.n_trials=2", PRUNE_AT_1)) == 0
+    assert main(["search", *tiny_args(root, "search.n_trials=1", *PRUNE_AT_1)]) == 0
+    assert main(sweep_args(root, "search.n_trials=2", *PRUNE_AT_1)) == 0
     study = load(root)
     assert_accounted(study, 2)
     assert [t.user_attrs["epochs"] for t in study.get_trials()] == [1, 1]
@@ -137,7 +138,7 @@ def test_a_sigkilled_sweep_leaves_no_trial_running_and_resumes(tmp_path: Path) -
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert load(root).get_trials()[victim.number].state == TrialState.RUNNING
-    assert main(sweep_args(root, "search.n_trials=1", PRUNE_AT_1, long)) == 0
+    assert main(sweep_args(root, "search.n_trials=1", *PRUNE_AT_1, long)) == 0
     trials = load(root).get_trials()
     assert trials[0].state == TrialState.FAIL
     assert trials[0].user_attrs["reason"].startswith("worker lost: process")
@@ -152,7 +153,7 @@ SUBMITIT = ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"]
 
 def test_submitit_local_runs_two_pruned_jobs_at_once(tmp_path: Path) -> None:
     root = tmp_path / "runs"
-    args = sweep_args(root, *SUBMITIT, "search.n_trials=2", "search.n_workers=2", PRUNE_AT_1)
+    args = sweep_args(root, *SUBMITIT, "search.n_trials=2", "search.n_workers=2", *PRUNE_AT_1)
     assert main(args) == 0
     study = load(root)
     assert_accounted(study, 2)
@@ -187,7 +188,8 @@ def test_the_example_lightning_app_is_pruned(tmp_path: Path) -> None:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     args = [sys.executable, str(script), "-m", "hydra.sweeper.search.n_trials=3",
             f"hydra.sweeper.search.root={tmp_path / 'runs'}", "~hydra.sweeper.search.pruner",
-            "+hydra.sweeper.search.pruner={name:threshold,lower:0.99}", "max_epochs=3",
+            "+hydra.sweeper.search.pruner={name:threshold,lower:0.99}",
+            "+hydra.sweeper.search.min_completed=0", "max_epochs=3",
             "limit_train_batches=2", f"hydra.sweep.dir={tmp_path / 'multirun'}"]
     done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=300)

@@ -18,6 +18,7 @@ from archforge.config.compose import compose
 from archforge.config.search_settings import COST_METRICS, SearchSettings, parse_settings
 from archforge.errors import ConfigError
 from archforge.plain import to_plain
+from archforge.search.first_winner import with_first_winner
 from archforge.search.pruners import make_pruner
 from archforge.search.runtime.study import open_storage, open_study
 from archforge.search.samplers import make_sampler
@@ -58,6 +59,7 @@ class Prepared:
                                s.allowed_targets)
         pruner = (None if s.multi_objective
                   else make_pruner(s.pruner, self.max_epochs(), s.allowed_targets))
+        pruner = with_first_winner(pruner, s.min_completed)
         return open_study(s, self.base, self.space.spec(), sampler, pruner)
 
 
@@ -75,13 +77,13 @@ def prepare(args: Sequence[str]) -> Prepared:
     if not any(a.split("=", 1)[0] == "search" for a in args):
         raise ConfigError("search", "which search space? pass search=<name> (conf/search/) or "
                           "search=<path.yaml>")
-    cfg = compose(args, "config")
+    # The space's own overrides (data=fashion_mnist, trainer.max_epochs, ...) go first, so
+    # the command line can set keys of the data or model they select (data.train_subset).
+    own = [a for a in args if a.lstrip("+~").partition("=")[0].partition(".")[0] == "search"]
+    settings = parse_settings(compose(own, "config"))
+    base_overrides = [*settings.overrides, *args]
+    cfg = compose(base_overrides, "config")
     settings = parse_settings(cfg)
-    base_overrides = args
-    if settings.overrides:  # the space's own defaults (trainer.max_epochs, ...) go first
-        base_overrides = [*settings.overrides, *args]
-        cfg = compose(base_overrides, "config")
-        settings = parse_settings(cfg)
     base = to_plain(cfg, "config")
     space = compile_space(settings.space, base)
     return Prepared(settings, cfg, base_overrides, space, base)

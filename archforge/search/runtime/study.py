@@ -121,9 +121,9 @@ def fingerprint(base: dict[str, Any], space: dict[str, Any], settings: SearchSet
 VOLATILE_SEARCH_KEYS = {
     "study_name", "storage", "root", "n_trials", "n_workers", "timeout", "progress", "threads",
     "heartbeat_interval", "heartbeat_grace", "export", "max_retries", "sampler", "pruner",
-    "seed", "checkpoints", "allowed_targets", "start_method",
+    "seed", "checkpoints", "allowed_targets", "start_method", "min_completed",
 }
-VOLATILE_KEYS = {"run_dir", "progress"}
+VOLATILE_KEYS = {"run_dir", "progress", "test"}
 
 
 def _comparable(base: dict[str, Any], space: dict[str, Any],
@@ -193,6 +193,23 @@ def differences(old: Any, new: Any, path: str = "") -> list[str]:
 
 def requeued_numbers(trials: Iterable[FrozenTrial]) -> set[int]:
     return {int(t.user_attrs["retry_of"]) for t in trials if "retry_of" in t.user_attrs}
+
+
+def verdict(t: FrozenTrial) -> str:
+    """What happened to a trial, as reported: its state's name, except that a candidate
+    refused before training (invalid values, a violated constraint) is INFEASIBLE, not
+    PRUNED (Optuna has no such state; the trial is stored PRUNED with `infeasible`)."""
+    if t.state == TrialState.PRUNED and t.user_attrs.get("infeasible"):
+        return "INFEASIBLE"
+    return t.state.name
+
+
+def verdict_counts(trials: Iterable[FrozenTrial]) -> dict[str, int]:
+    """Trials per verdict, in a fixed order (zero counts included)."""
+    counts = dict.fromkeys(("COMPLETE", "PRUNED", "INFEASIBLE", "FAIL", "RUNNING", "WAITING"), 0)
+    for t in trials:
+        counts[verdict(t)] += 1
+    return counts
 
 
 def counted(trials: list[FrozenTrial]) -> list[FrozenTrial]:
