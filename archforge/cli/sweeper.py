@@ -98,11 +98,10 @@ class SweepRunner:
 
     def job_threads(self, prep: Prepared) -> int | None:
         """Torch threads per job: the cores shared by the jobs a launcher runs at once on
-        this machine (`search.threads` wins); None where jobs run elsewhere (SLURM)."""
+        this machine; `search.threads` wins; None (the job's own default: archforge's
+        `threads: null`) for jobs run one at a time (basic launcher) or elsewhere (SLURM)."""
         s = prep.settings
         target = str(OmegaConf.select(self.config, "hydra.launcher._target_", default=""))
-        if target.endswith("BasicLauncher"):
-            return threads_per_worker(1, s.threads)
         if target.endswith(PARALLEL_LOCAL):
             return threads_per_worker(s.n_workers, s.threads)
         return s.threads

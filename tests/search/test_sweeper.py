@@ -52,6 +52,7 @@ def test_job_address_override_round_trips_odd_paths() -> None:
                               "trial": 7, "threads": None}
 
 
+@pytest.mark.slow
 def test_pruned_sweep_records_every_state_then_resumes_to_n_trials(tmp_path: Path) -> None:
     root = tmp_path / "runs"
     # max_params 700 makes the wide candidates infeasible: recorded without a job
@@ -87,6 +88,7 @@ def test_pruned_sweep_records_every_state_then_resumes_to_n_trials(tmp_path: Pat
     assert main(sweep_args(root, "search.n_trials=6", limits, "trainer.max_epochs=3")) == 2
 
 
+@pytest.mark.slow
 def test_archforge_search_and_the_sweeper_share_a_study(tmp_path: Path) -> None:
     root = tmp_path / "runs"
     assert main(["search", *tiny_args(root, "search.n_trials=1", *PRUNE_AT_1)]) == 0
@@ -128,6 +130,7 @@ def _wait_for(study_path: Path, ready: object, proc: subprocess.Popen,
     raise AssertionError("no trial started training in time")
 
 
+@pytest.mark.slow
 def test_a_sigkilled_sweep_leaves_no_trial_running_and_resumes(tmp_path: Path) -> None:
     """With the basic launcher the job is the sweeper's own process: killed mid-training,
     its trial is found orphaned, failed and re-queued by the next run."""
@@ -151,6 +154,7 @@ submitit = pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
 SUBMITIT = ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"]
 
 
+@pytest.mark.slow
 def test_submitit_local_runs_two_pruned_jobs_at_once(tmp_path: Path) -> None:
     root = tmp_path / "runs"
     args = sweep_args(root, *SUBMITIT, "search.n_trials=2", "search.n_workers=2", *PRUNE_AT_1)
@@ -166,6 +170,7 @@ def test_submitit_local_runs_two_pruned_jobs_at_once(tmp_path: Path) -> None:
     assert [t.user_attrs["job_threads"] for t in trials] == [max(1, cores // 2)] * 2
 
 
+@pytest.mark.slow
 def test_submitit_job_killed_is_recorded_failed(tmp_path: Path) -> None:
     root = tmp_path / "runs"
     args = sweep_args(root, *SUBMITIT, "search.n_trials=1", "search.pruner=none",
@@ -182,6 +187,7 @@ def test_submitit_job_killed_is_recorded_failed(tmp_path: Path) -> None:
     assert trial.user_attrs["retry"] is True
 
 
+@pytest.mark.slow
 def test_the_example_lightning_app_is_pruned(tmp_path: Path) -> None:
     """examples/lightning_app: a plain @hydra.main Lightning script with PruningCallback."""
     script = ROOT / "examples" / "lightning_app" / "train.py"
