@@ -95,6 +95,12 @@ def check_value(tp: Any, value: Any, path: str) -> Any:
         if not isinstance(value, list | tuple):
             raise _mismatch(tp, value, path)
         args = [a for a in get_args(tp) if a is not Ellipsis]
+        if origin is tuple and len(args) > 1 and Ellipsis not in get_args(tp):
+            if len(value) != len(args):  # tuple[float, float]: exactly two
+                raise ConfigError(path, f"got {list(value)!r}; expected {len(args)} values "
+                                  f"({type_name(tp)})")
+            return tuple(check_value(a, v, join(path, i))
+                         for i, (a, v) in enumerate(zip(args, value, strict=True)))
         item_tp = args[0] if args else Any
         items = [check_value(item_tp, v, join(path, i)) for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else list(items)

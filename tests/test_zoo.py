@@ -40,6 +40,9 @@ PARAMS = {
     "densenet121": 7_978_856,
     "inception_v4": 42_679_816,
     "inception_resnet_v2": 55_843_464,
+    # NAS-Bench-201's table (model size x 1e6) for the default cell at 10 classes; every
+    # other cell: tests/plugins/test_nb201.py
+    "nb201": 1_288_506,
 }
 # Published MACs (multiply-accumulates) at the native input size (224, 299 for the Inception
 # family); within 1%. torchvision's tables (AlexNet 0.714G, DenseNet-121 2.83G) and timm's

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import pickle
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,9 @@ from typing import Any
 import torch
 
 from archforge.errors import CheckpointError
+
+# a temporary checkpoint file this old was left by a killed writer, not one still writing
+STALE_TEMP_S = 600.0
 
 # What `torch.load` raises on an empty, truncated, foreign or code-carrying file.
 _UNREADABLE = (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError,
@@ -120,7 +125,21 @@ def atomic_save(obj: Any, path: str | Path, key: str = "checkpoint") -> Path:
             raise _unwritable(target, error, key) from exc
         raise
     _fsync_dir(target.parent)
+    remove_stale_temps(target)
     return target
+
+
+def remove_stale_temps(target: Path, older_than: float = STALE_TEMP_S) -> list[Path]:
+    """Temporary files of `target` left by a writer killed mid-save (SIGKILL skips the
+    cleanup above); only those older than `older_than` seconds, never a save in progress."""
+    removed = []
+    now = time.time()
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - stale.stat().st_mtime > older_than:
+                stale.unlink()
+                removed.append(stale)
+    return removed
 
 
 def check_writable(path: str | Path, key: str = "checkpoint") -> None:

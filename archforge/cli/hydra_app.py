@@ -27,9 +27,16 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from archforge.cli.table import COMMANDS, load
-from archforge.config.compose import conf_dir, explain, nesting_guard, schema_overrides
+from archforge.config.compose import (
+    check_group_values,
+    conf_dir,
+    explain,
+    nesting_guard,
+    schema_overrides,
+)
 from archforge.config.file_source import absolute_file_overrides
 from archforge.config.hydra_private import args_parser, run_hydra
+from archforge.config.sweep_size import check_sweep_size
 from archforge.errors import CheckpointError, ConfigError, describe_choices
 
 
@@ -112,7 +119,6 @@ def run(command: str, args: list[str]) -> int:
     app = entry.hydra
     assert app is not None, f"{command} is not a Hydra application"
     version.setbase("1.3")  # what hydra.main(version_base="1.3") sets: no chdir into run dirs
-    task = _reporting(entry.load())
     parser = args_parser()
     parser.prog = f"archforge {command}"
     parsed = parser.parse_intermixed_args(args)
@@ -121,8 +127,12 @@ def run(command: str, args: list[str]) -> int:
                           "config, and each trial's, from archforge's conf/config.yaml with "
                           "the command's overrides; pass overrides instead (search=<file.yaml> "
                           "for a search space of your own)")
+    if parsed.multirun:  # before anything is imported or expanded
+        check_sweep_size(parsed.overrides)
+    check_group_values(parsed.overrides)
     parsed.overrides = [f"hydra.job.name={command}", *app.overrides,
                         *schema_overrides(absolute_file_overrides(parsed.overrides))]
+    task = _reporting(entry.load())
     caught: list[Exception] = []
     if not parsed.multirun:
         # Hydra writes "Error executing job with overrides: [...]" to stderr for a failed

@@ -52,6 +52,39 @@ def summary_task(cfg: DictConfig) -> None:
         f"{report.total_params:,} params ({human(report.total_params)}), "
         f"{report.total_macs:,} MACs ({human(report.total_macs)}) at batch size 1"
     )
+    if cfg.get("proxies"):
+        _print_proxies(cfg, model, console)
+
+
+def _print_proxies(cfg: DictConfig, model: dict[str, Any], console: Console) -> None:
+    """`proxies=true` (all) or `proxies=[synflow,naswot]`: zero-cost proxies of the network
+    at initialisation (seed 0) on one batch of the selected data (archforge/search/proxies)."""
+    import torch
+
+    from archforge.api import build, resolve
+    from archforge.search.proxies import DATA_FREE, PROXIES, score
+    from archforge.search.proxies.batch import data_batch, random_batch
+
+    wanted = cfg.proxies
+    names = PROXIES.names() if wanted is True else [str(n) for n in wanted]
+    for name in names:
+        PROXIES.get(name, "proxies")
+    size = int(cfg.get("proxy_batch") or 64)
+    if cfg.get("data") is not None:
+        batch, source = data_batch(to_plain(cfg.data, "data"), size), f"data={cfg.data.name}"
+    else:
+        batch = random_batch(resolve(model), size)
+        source = "a random Gaussian batch (pass data=<name> for the data-dependent proxies)"
+    torch.manual_seed(0)
+    scores = score(build(model), batch, names)
+    table = Table(title=f"zero-cost proxies at initialisation, batch of {len(batch[0])} from "
+                  f"{source}")
+    table.add_column("proxy")
+    table.add_column("score", justify="right")
+    table.add_column("needs data")
+    for name, value in scores.items():
+        table.add_row(name, f"{value:.6g}", "no" if name in DATA_FREE else "yes")
+    console.print(table)
 
 
 def _first_line(obj: Callable[..., Any]) -> str:

@@ -20,11 +20,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archforge.cli.hydra_app import task_overrides
+from archforge.config.follow_data import follow_data
 from archforge.config.search_settings import SearchSettings
 from archforge.errors import ConfigError
 from archforge.search.report import no_completed_trial, trials_table, write_report
 from archforge.search.runtime.prepare import Prepared, prepare, quiet
 from archforge.search.runtime.signals import handling, signal_name, stop
+from archforge.search.runtime.storage_errors import failure_line
 from archforge.search.runtime.study import (
     counted,
     open_storage,
@@ -35,6 +37,7 @@ from archforge.search.runtime.study import (
     verdict_counts,
 )
 from archforge.search.runtime.workers import Workers
+from archforge.search.strategy.prescreen import prescreen, proxy_scorer
 from archforge.search.winners import export, retrain_command
 
 
@@ -69,10 +72,11 @@ def search(args: list[str]) -> int:
     with handling():
         try:
             return _search(args)
-        except OSError as exc:  # the storage or an output file cannot be written (full disk)
-            print(f"archforge search: {type(exc).__name__}: {exc}. Every finished trial is kept "
-                  "in the study; a trial that was running is re-queued when this command runs "
-                  "again (after freeing space).", file=sys.stderr)
+        except Exception as exc:  # a database outage, a full disk: one line, no traceback
+            line = failure_line(exc, "archforge search")
+            if line is None:
+                raise
+            print(line, file=sys.stderr)
             return 1
 
 
@@ -80,6 +84,8 @@ def _search(args: list[str]) -> int:
     prep = prepare(args)
     s = prep.settings
     console = Console(stderr=True, soft_wrap=True)  # a log line stays one line in a file
+    for line in follow_data(prep.base)[1]:  # what every trial reads from the data, once
+        console.print(line, markup=False, highlight=False)
     study = prep.study(0)
     repaired = repairs.pop(s.storage_url, None)
     if repaired is not None:
@@ -89,6 +95,8 @@ def _search(args: list[str]) -> int:
     reaped = reap_orphans(study, s.heartbeat_grace, idle=True)
     requeue_failed(study, s.max_retries)
     before, _ = _status(study)
+    if s.prescreen.samples and not study.get_trials(deepcopy=False):
+        _prescreen(prep, study, console)
     workers = Workers(prep, args)
     console.print(
         f"[bold]archforge search[/] study [cyan]{s.study_name}[/] in {s.storage_url}: "
@@ -131,6 +139,16 @@ def _search(args: list[str]) -> int:
                       "were marked failed and are re-queued when this command runs again")
         return stop.exit_code
     return 1 if failures else 0
+
+
+def _prescreen(prep: Prepared, study: optuna.Study, console: Console) -> None:
+    p = prep.settings.prescreen
+    started = time.perf_counter()
+    score = proxy_scorer(prep.base_overrides, prep.space, p.proxy, prep.base.get("data"),
+                         p.batch)
+    chosen = prescreen(study, prep.space, p.samples, p.top, score, prep.settings.seed)
+    console.print(f"pre-screened {p.samples} random candidates by {p.proxy} in "
+                  f"{time.perf_counter() - started:.0f} s: the best {len(chosen)} run first")
 
 
 def print_winners(console: Console, study: optuna.Study, prep: Prepared,
@@ -199,8 +217,9 @@ def report(args: list[str]) -> int:
     quiet()
     prep = prepare(args)
     s = prep.settings
+    storage = open_storage(s.storage_url, read_only=True)  # a report never writes to it
     try:
-        study = optuna.load_study(study_name=s.study_name, storage=open_storage(s.storage_url))
+        study = optuna.load_study(study_name=s.study_name, storage=storage)
     except KeyError as exc:
         raise ConfigError("search.study_name", f"no study {s.study_name!r} in "
                           f"{s.storage_url}; run archforge search first") from exc

@@ -38,21 +38,17 @@ from optuna.trial import TrialState
 from archforge.cli.sweep_job import JOB_DIR, JOB_METRICS, JOB_SETTINGS, JobAddress, job_settings
 from archforge.config.search_settings import COST_METRICS, DIRECTIONS, Objective, parse_settings
 from archforge.errors import ConfigError
+from archforge.search.allow_list import trusted_targets
 from archforge.search.runtime.prepare import Prepared, prepare, quiet
 from archforge.search.runtime.signals import Interrupted, handling, stop
 from archforge.search.runtime.study import is_journal_path, reap_orphans, requeue_failed
 from archforge.search.runtime.workers import run_loop, threads_per_worker
 from archforge.search.space.search_space import compile_space
-from archforge.search.trial.objective import (
-    Context,
-    Outcome,
-    _first_line,
-    _guard,
-    check,
-    failed,
-    score,
-    stored_attrs,
-)
+from archforge.search.strategy import make_evaluator
+from archforge.search.strategy.training import score, stored_attrs
+from archforge.search.trial.objective import Context, check
+from archforge.search.trial.outcome import Outcome, _first_line, failed
+from archforge.search.trial.outcome import guard as _guard
 
 # Launchers that run a batch's jobs at once on this machine (they share its cores).
 PARALLEL_LOCAL = ("LocalLauncher", "JoblibLauncher")
@@ -220,7 +216,7 @@ def job_outcome(ctx: Context, trial: optuna.Trial, costs: dict[str, float],
         why = error or "the job stored no metrics"
         return Outcome(TrialState.FAIL, reason=f"job ended without a result ({why}); "
                        "re-queued", attrs={"retry": True, "stage": "train"})
-    return score(ctx, trial, costs, JobResult(dict(metrics), str(stored.get(JOB_DIR, ""))))
+    return score(ctx.settings, trial, costs, JobResult(dict(metrics), str(stored.get(JOB_DIR, ""))))
 
 
 def returned_metrics(value: Any, ctx: Context) -> dict[str, float] | None:
@@ -255,13 +251,15 @@ def prepare_app(config: DictConfig, search: Any, arguments: Sequence[str]) -> Pr
     settings = parse_settings({"search": raw})
     if objectives is not None:
         settings.objectives = app_objectives(objectives)
+    settings.allowed_targets = trusted_targets(settings.allowed_targets, arguments)
     cfg = OmegaConf.masked_copy(config, [str(k) for k in config if k != "hydra"])
     try:
         base: Any = OmegaConf.to_container(cfg, resolve=True)
     except Exception:  # an interpolation only the job can resolve (${hydra:runtime...})
         base = OmegaConf.to_container(cfg, resolve=False)
     space = compile_space(settings.space, base)
-    return Prepared(settings, cfg, list(arguments), space, base)
+    # its jobs are evaluated by the application itself; the evaluator only types the context
+    return Prepared(settings, cfg, list(arguments), space, base, make_evaluator(settings))
 
 
 def app_objectives(raw: Any, key: str = "hydra.sweeper.search.objectives") -> list[Objective]:

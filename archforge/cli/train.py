@@ -36,22 +36,50 @@ def before_hydra(parsed: argparse.Namespace) -> None:
     unless those are given. An explicit run directory is checked before Hydra writes
     `.hydra/` into it, so a refused run leaves the old run's files as they were."""
     keys = [item.partition("=")[0] for item in parsed.overrides]
+    for item in parsed.overrides:
+        key, _, value = item.partition("=")
+        if key in ("hydra.run.dir", "hydra.sweep.dir") and not value.strip("'\" "):
+            raise ConfigError(key, "empty: the run would write into the current directory; "
+                              "name a folder (or leave it out)")
     target = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
     given = [i.partition("=")[2] for i in parsed.overrides if i.partition("=")[0] == "run_dir"]
     user_overrides = list(parsed.overrides)  # errors name the key the user typed
     if given and given[-1] not in ("", "null") and target not in keys and "," not in given[-1]:
         parsed.overrides.append(f"{target}={given[-1]}")
-    if _rank() != 0 or parsed.multirun or parsed.cfg or parsed.help or parsed.info:
+    _add_run_dir_key(parsed)
+    if _rank() != 0 or parsed.cfg or parsed.help or parsed.info:
         return
     chosen = overwrite = None
     for item in user_overrides:
         key, _, value = item.partition("=")
-        if key in ("run_dir", "hydra.run.dir") and value not in ("", "null"):
+        key = key.removeprefix("++")
+        if chosen is not None and chosen[0] == "run_dir" and key == target:
+            continue  # the one run_dir=X added: errors name the key the user typed
+        if key in ("run_dir", target) and value not in ("", "null"):
             chosen = (key, value.strip("'\""))
         elif key == "overwrite":
             overwrite = value.lower() == "true"
-    if chosen is not None and "${" not in chosen[1]:
-        check_run_dir(Path(chosen[1]).expanduser().resolve(), bool(overwrite), chosen[0])
+    if chosen is None or "${" in chosen[1] or "," in chosen[1]:
+        return
+    folder = Path(chosen[1]).expanduser().resolve()
+    if not parsed.multirun:
+        check_run_dir(folder, bool(overwrite), chosen[0])
+        return
+    # a sweep: Hydra rewrites multirun.yaml and each job's .hydra/ before any job can refuse,
+    # so an earlier sweep's job directories are checked here (another sweeper, such as
+    # hydra/sweeper=archforge resuming its study, numbers its own jobs)
+    if any(item.partition("=")[0].endswith("hydra/sweeper") for item in user_overrides):
+        return
+    for job in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if (job / "checkpoints").is_dir():
+            check_run_dir(job, bool(overwrite), chosen[0])
+
+
+def _add_run_dir_key(parsed: argparse.Namespace) -> None:
+    """`run_dir=X` works with a primary config that has no `run_dir` key (`-cn best_run`):
+    Hydra's `++` adds it where it is missing."""
+    parsed.overrides = [f"++{item}" if item.partition("=")[0] == "run_dir" else item
+                        for item in parsed.overrides]
 
 
 def train_task(cfg: DictConfig) -> float | None:
@@ -90,8 +118,8 @@ def train_task(cfg: DictConfig) -> float | None:
 
 def _check_test_split(cfg: DictConfig) -> None:
     """`test=true` needs a data set with a test split: refuse before training, not after."""
-    from archforge.config.compose import to_plain
     from archforge.data.build import data_kind
+    from archforge.plain import to_plain
 
     kind = data_kind(to_plain(cfg.data, "data"))
     if not kind.has_test_split:
@@ -104,7 +132,7 @@ def test_after_fit(cfg: DictConfig, result: TrainResult) -> None:
     """`test=true`: the best checkpoint, once, on the held-out test split."""
     from archforge.checkpoint import load_network
     from archforge.cli.evaluate import report
-    from archforge.config.compose import to_plain
+    from archforge.plain import to_plain
 
     checkpoint = result.best_checkpoint or result.last_checkpoint
     if checkpoint is None:
@@ -183,7 +211,7 @@ def ddp_relaunch_as_this_job(hydra_cfg: Any, out: Path) -> Iterator[None]:
         if source.provider == "command-line":
             argv += ["--config-dir", str(source.path).partition("://")[2] or str(source.path)]
     # `run_dir=X` of a sweep names the sweep directory; this job's own is X/<job number>
-    task = [o for o in hydra_cfg.overrides.task if o.partition("=")[0] != "run_dir"]
+    task = [o for o in hydra_cfg.overrides.task if o.partition("=")[0].lstrip("+") != "run_dir"]
     argv += ["--config-name", str(hydra_cfg.job.config_name), *task, f"run_dir={out}"]
     saved_argv, saved_dir = sys.argv, hydra_cfg.run.dir
     # Lightning's launcher leaves LOCAL_RANK & co. in this process's environment; the next

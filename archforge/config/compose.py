@@ -22,11 +22,17 @@ from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ChoiceSweep, Glob
 from hydra.errors import HydraException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from archforge.config.file_source import absolute_file_overrides, read_yaml, unwrap
+from archforge.config.file_source import (
+    FILE_GROUPS,
+    absolute_file_overrides,
+    read_yaml,
+    unwrap,
+)
 from archforge.errors import ConfigError, closest, describe_choices
 from archforge.plain import to_plain
 
@@ -90,7 +96,11 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
                     raise ConfigError(key, "cannot delete: no such key")
                 del node[leaf]
             else:
-                OmegaConf.update(cfg, key, ov.value(), merge=True, force_add=ov.is_add())
+                value = ov.value()
+                # a mapping that names its kind (`search.pruner={name: median}`) replaces the
+                # old one: merged into a hyperband preset it would inherit hyperband's options
+                kind = isinstance(value, dict) and bool({"name", "_target_"} & set(value))
+                OmegaConf.update(cfg, key, value, merge=not kind, force_add=ov.is_add())
         except OmegaConfBaseException as exc:
             raise ConfigError(key, str(exc).splitlines()[0]) from exc
 
@@ -113,7 +123,31 @@ def compose(overrides: Sequence[str] | None = None, config_name: str = "config")
         return _compose(list(overrides or []), config_name)
 
 
+def check_group_values(overrides: Sequence[str]) -> None:
+    """`trainer=[1]`, `optim=5`: a config group takes option names; anything else is one
+    ConfigError naming the group (Hydra would raise a TypeError or ValueError)."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException:
+        return  # explained where Hydra reports it
+    for ov in parsed:
+        group = ov.key_or_group
+        if ov.is_delete() or "." in group or not (conf_dir() / group).is_dir():
+            continue
+        value = ov.value()
+        if isinstance(value, Glob):
+            continue
+        options = value.list if isinstance(value, ChoiceSweep) else (
+            value if isinstance(value, list) else [value])
+        if not all(o is None or isinstance(o, str) for o in options):
+            files = " (or a YAML file)" if group in FILE_GROUPS else ""
+            shown = options if isinstance(value, ChoiceSweep) else value
+            raise ConfigError(group, f"got {shown!r}; expected an option of conf/{group}/{files}: "
+                              f"{', '.join(group_options(group))}")
+
+
 def _compose(overrides: list[str], config_name: str) -> DictConfig:
+    check_group_values(overrides)
     rest = schema_overrides(absolute_file_overrides(overrides))
     # Values inside model/search are checked by archforge's own schema (which names the key
     # and suggests the closest one), so they are applied after Hydra, outside its struct mode;

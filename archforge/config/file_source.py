@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from archforge.config.hydra_private import header_dict, register_source, yaml_loader
+from archforge.config.yaml_guard import check_yaml_size
 from archforge.errors import ConfigError
 
 SCHEME = "archforge-file"
@@ -45,12 +46,15 @@ def read_yaml(path: Path, key: str) -> DictConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(key, f"cannot read {path}: {exc}") from exc
     try:
+        check_yaml_size(text, path, key, yaml_loader())  # before anything is built
         loaded = OmegaConf.create(yaml.load(text, Loader=yaml_loader()) or {})
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(key, f"invalid YAML in {path}{where}: {problem}") from exc
+    except ConfigError:
+        raise
     except (OmegaConfBaseException, ValueError) as exc:
         raise ConfigError(key, f"cannot read YAML file {path}: {exc}") from exc
     if not isinstance(loaded, DictConfig):
@@ -102,6 +106,20 @@ def absolute_file_overrides(overrides: Sequence[str], cwd: Path | None = None) -
     return out
 
 
+def own_section_only(cfg: DictConfig, package: str | None, path: Path, group: str) -> None:
+    """A model or search file describes its own section and nothing else: a `# @package`
+    header that moves it elsewhere (`_global_` reaches `hydra.callbacks`, which Hydra calls)
+    or a defaults list (which selects other configs, Hydra's own included) is refused."""
+    if package not in (None, "", "_group_", group):
+        raise ConfigError(group, f"{path}: '# @package {package}' is not allowed: a {group} "
+                          f"file sets {group}.* only (elsewhere it could set hydra.* keys, "
+                          "which run code); remove the header")
+    if "defaults" in cfg:
+        raise ConfigError(f"{group}.defaults", f"{path}: a {group} file cannot have a "
+                          "defaults list (it would select other configs, Hydra's included); "
+                          "write the values into the file")
+
+
 class UserFileSource(ConfigSource):
     """Serves `<group>/<absolute path>.yaml` for the groups in FILE_GROUPS."""
 
@@ -122,8 +140,10 @@ class UserFileSource(ConfigSource):
         if found is None:
             raise ConfigLoadError(f"Config not found: {config_path}")
         group, path = found
-        cfg = unwrap(read_yaml(path, group), group)
+        loaded = read_yaml(path, group)
         header = header_dict(path.read_text(encoding="utf-8")[:512])
+        own_section_only(loaded, header.get("package"), path, group)
+        cfg = unwrap(loaded, group)
         return ConfigResult(config=cfg, path=f"{SCHEME}://{path}", provider=self.provider,
                             header=header)
 

@@ -110,9 +110,8 @@ def parse_trainer(mapping: Mapping[str, Any], path: str = "trainer") -> TrainerC
                               f"{describe_choices(key, sorted(set(hints) | known))}")
         # Lightning's own annotation: a wrong type fails here, not at the first step.
         extra[key] = check_value(hints[key], value, f"{path}.{key}")
-    typed = from_mapping(TrainerConfig, {k: v for k, v in mapping.items() if k in known}, path)
-    typed.extra = dict(extra)
-    return typed
+    known_values = {k: v for k, v in mapping.items() if k in known}
+    return from_mapping(TrainerConfig, {**known_values, "extra": extra}, path)
 
 
 @dataclass
@@ -126,8 +125,9 @@ class Run:
     conf/config.yaml.
     """
 
-    model: ModelConfig = field(metadata=section(ModelConfig, parse_model))
+    # data first: the model's input_size and classes follow it
     data: DataConfig = field(metadata=section(None, parse_data))  # the kind's own subclass
+    model: ModelConfig = field(metadata=section(ModelConfig, parse_model))
     optim: OptimConfig = field(metadata=section(OptimConfig))
     trainer: TrainerConfig = field(metadata=section(TrainerConfig, parse_trainer))
     finetune: FinetuneConfig = field(metadata=section(FinetuneConfig, required=False))
@@ -164,6 +164,9 @@ def parse_run(cfg: Any) -> Run:
     report = check(model)
     check_compatible(model, parsed["data"])
     check_finetune(parsed["finetune"], parsed["trainer"], model)
+    optim, trainer = parsed["optim"], parsed["trainer"]
+    require(optim.warmup_epochs <= trainer.max_epochs, "optim.warmup_epochs",
+            optim.warmup_epochs, f"0..trainer.max_epochs ({trainer.max_epochs}) epochs")
     if parsed["checkpoint"].monitor == "val/acc_top5" and model.num_classes <= TOP5_MIN_CLASSES:
         raise ConfigError("checkpoint.monitor", f"val/acc_top5 is measured only with more than "
                           f"{TOP5_MIN_CLASSES} classes; this data has {model.num_classes}: "
@@ -247,6 +250,12 @@ def _trainer_arguments() -> dict[str, Any]:
 def check_finetune(ft: FinetuneConfig, trainer: TrainerConfig, model: ModelConfig) -> None:
     if not ft.enabled:
         return
+    from archforge.model.builder import stage_names
+    from archforge.model.stages import select_stages
+
+    names = stage_names(model)  # stages that do not exist: refused before any training
+    select_stages(names, ft.freeze, "finetune.freeze")
+    select_stages(names, ft.unfreeze, "finetune.unfreeze")
     require(ft.head_epochs <= trainer.max_epochs, "finetune.head_epochs", ft.head_epochs,
             f"0..trainer.max_epochs ({trainer.max_epochs})")
     if 0 < ft.head_epochs < trainer.max_epochs and trainer.processes() > 1:

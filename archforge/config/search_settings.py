@@ -28,6 +28,7 @@ COST_METRICS = ("params", "macs", "latency_ms")
 TRAIN_METRICS = ("val/acc", "val/loss", "val/acc_top5")
 DIRECTIONS = ("maximize", "minimize")
 START_METHODS = ("auto", "fork", "spawn")
+MAX_THREADS = 1024  # torch threads per worker: more than any machine has cores
 
 
 
@@ -67,6 +68,23 @@ class Constraints:
         return any(v is not None for v in (self.max_params, self.max_macs, self.max_latency_ms))
 
 
+@dataclass(frozen=True)
+class Prescreen:
+    """Warm-start a new study with the `top` of `samples` random candidates by a zero-cost
+    proxy (strategy/prescreen.py); `samples: 0` is off."""
+
+    samples: int = 0
+    top: int = 10
+    proxy: str = "synflow"
+    batch: int = 64  # images for a data-dependent proxy
+
+    def check(self, path: str) -> None:
+        require(self.samples >= 0, f"{path}.samples", self.samples, "an integer >= 0 (0: off)")
+        require(self.top >= 1 and (self.samples == 0 or self.top <= self.samples),
+                f"{path}.top", self.top, "an integer from 1 to search.prescreen.samples")
+        require(self.batch >= 1, f"{path}.batch", self.batch, "an integer >= 1")
+
+
 @dataclass
 class SearchSettings:
     """The `search` section (conf/search/*.yaml), typed; defaults live here."""
@@ -82,6 +100,8 @@ class SearchSettings:
     objectives: list[Objective] = field(
         default_factory=lambda: [Objective("val/acc", "maximize")])
     sampler: Any = "tpe"
+    evaluator: Any = "training"  # how a candidate is scored: training | table (strategy/)
+    prescreen: Prescreen = field(default_factory=Prescreen)
     pruner: Any = "median"
     # The pruner prunes nothing until this many trials completed (first_winner.py): a short
     # search always ends with a winner. 0 lets the pruner judge from the first trial on.
@@ -107,8 +127,11 @@ class SearchSettings:
                          ("min_completed", 0)):
             require(getattr(self, key) >= low, f"{path}.{key}", getattr(self, key),
                     f"an integer >= {low}")
-        require(self.threads is None or self.threads >= 1, f"{path}.threads", self.threads,
-                "an integer >= 1 or null")
+        require(self.threads is None or 1 <= self.threads <= MAX_THREADS, f"{path}.threads",
+                self.threads, f"an integer in [1, {MAX_THREADS}] or null")
+        # the sampler's seed adds 100003 per worker and the trials stored: stay below 2**32
+        require(self.seed is None or 0 <= self.seed < 2**31, f"{path}.seed", self.seed,
+                "an integer in [0, 2**31) or null")
         require(self.timeout is None or self.timeout > 0, f"{path}.timeout", self.timeout,
                 "seconds > 0 or null")
         require(self.heartbeat_interval >= 0.1, f"{path}.heartbeat_interval",

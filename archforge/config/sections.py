@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from archforge.config.trainer_checks import check_accelerator, check_trainer_extra
 from archforge.errors import describe_choices
 from archforge.typed import require
 
@@ -61,6 +62,7 @@ METRICS = ("val/acc", "val/loss", "val/acc_top5", "train/loss", "train/acc")
 # val/acc_top5 is logged only above this many classes: with 5 or fewer it is always 100%.
 TOP5_MIN_CLASSES = 5
 LOGGERS = ("csv", "tensorboard")
+MAX_RATE = 1e4  # learning rate and weight decay
 
 
 @dataclass
@@ -87,12 +89,14 @@ class OptimConfig:
                 f"an optimizer name; {describe_choices(self.name, OPTIMIZERS)}")
         require(self.schedule in SCHEDULES, f"{path}.schedule", self.schedule,
                 f"a schedule; {describe_choices(self.schedule, SCHEDULES)}")
-        require(self.lr > 0, f"{path}.lr", self.lr, "a number > 0")
-        require(self.weight_decay >= 0, f"{path}.weight_decay", self.weight_decay, ">= 0")
+        # beyond MAX_RATE a step overflows float32 weights at once: a typo, not a recipe
+        require(0 < self.lr <= MAX_RATE, f"{path}.lr", self.lr, f"a number in (0, {MAX_RATE:g}]")
+        require(0 <= self.weight_decay <= MAX_RATE, f"{path}.weight_decay", self.weight_decay,
+                f"a number in [0, {MAX_RATE:g}]")
         require(0 <= self.momentum < 1, f"{path}.momentum", self.momentum, "a number in [0, 1)")
         require(all(0 <= b < 1 for b in self.betas), f"{path}.betas", list(self.betas),
                 "two numbers in [0, 1)")
-        require(self.eps > 0, f"{path}.eps", self.eps, "a number > 0")
+        require(0 < self.eps <= 1, f"{path}.eps", self.eps, "a number in (0, 1]")
         require(self.warmup_epochs >= 0, f"{path}.warmup_epochs", self.warmup_epochs, ">= 0")
         require(0 < self.gamma <= 1, f"{path}.gamma", self.gamma, "a number in (0, 1]")
         require(0 <= self.min_lr_factor <= 1, f"{path}.min_lr_factor", self.min_lr_factor,
@@ -173,6 +177,13 @@ class TrainerConfig:
         if isinstance(self.devices, int):
             require(self.devices >= 1 or self.devices == -1, f"{path}.devices", self.devices,
                     "a count >= 1, -1 for all, 'auto' or a list of device indices")
+        if isinstance(self.devices, list):
+            require(bool(self.devices) and all(d >= 0 for d in self.devices), f"{path}.devices",
+                    self.devices, "a non-empty list of device indices >= 0")
+        require(not isinstance(self.deterministic, str) or self.deterministic == "warn",
+                f"{path}.deterministic", self.deterministic, "true, false or 'warn'")
+        check_accelerator(self.accelerator, f"{path}.accelerator")
+        check_trainer_extra(self.extra, path)
 
     def kwargs(self) -> dict[str, Any]:
         """The `lightning.Trainer` keyword arguments (archforge's own keys left out)."""

@@ -30,6 +30,7 @@ from archforge.data.transforms import (
     to_unit_float,
 )
 from archforge.errors import ConfigError
+from archforge.model.limits import limits
 from archforge.plain import to_plain
 from archforge.typed import from_mapping, require
 
@@ -39,6 +40,10 @@ HPARAMS_KEY = "archforge_data"  # the data module's one entry in Lightning's hpa
 class DataWarning(UserWarning):
     """Data that is skipped rather than fatal: an unreadable image."""
 
+
+# data key -> the model limit (archforge/model/limits.py) that bounds it
+_LIMIT_NAMES = {"image_size": "INPUT_SIZE", "channels": "IN_CHANNELS",
+                "num_classes": "NUM_CLASSES"}
 
 @dataclass
 class DataConfig:
@@ -69,6 +74,17 @@ class DataConfig:
         require(self.image_size >= 1, f"{path}.image_size", self.image_size, "at least 1")
         require(self.batch_size >= 1, f"{path}.batch_size", self.batch_size, "at least 1")
         require(self.num_workers >= 0, f"{path}.num_workers", self.num_workers, ">= 0")
+        require(0 <= self.seed < 2**32, f"{path}.seed", self.seed, "an integer in [0, 2**32)")
+        # the model follows these keys: a value it cannot take is named here, as typed
+        bound = limits()
+        for key, most in (("image_size", bound.max_input_size),
+                          ("channels", bound.max_in_channels),
+                          ("num_classes", bound.max_num_classes)):
+            value = getattr(self, key)
+            require(value <= most, f"{path}.{key}", value,
+                    f"at most {most:,} (ARCHFORGE_MAX_{_LIMIT_NAMES[key]} raises it)")
+        require(self.augment.crop_padding <= self.image_size, f"{path}.augment.crop_padding",
+                self.augment.crop_padding, f"0..data.image_size ({self.image_size}) pixels")
         require(
             self.in_memory_max_mb >= 0, f"{path}.in_memory_max_mb", self.in_memory_max_mb, ">= 0"
         )
@@ -185,7 +201,18 @@ class ImageDataModule(L.LightningDataModule):
                 self.test_set = self.build_test_set()
             return
         if self.train_set is None or self.val_set is None:
-            self.train_set, self.val_set = self.build_datasets()
+            try:
+                self.train_set, self.val_set = self.build_datasets()
+            except (MemoryError, RuntimeError) as exc:
+                if not isinstance(exc, MemoryError) and "allocate" not in str(exc):
+                    raise
+                # `data.image_size=2048` on digits asks for 30 GB: a bad value, not a crash
+                size = self.config.image_size
+                count = getattr(self.config, "num_samples", None)  # a kind that has the key
+                key, value = ("data.num_samples", count) if count else ("data.image_size", size)
+                raise ConfigError(key, f"got {value}: the data set does not fit in memory at "
+                                  f"{size}x{size} pixels ({str(exc).splitlines()[0][:160]}); "
+                                  "use a smaller data.image_size or fewer samples") from exc
 
     def train_dataloader(self) -> DataLoader[Any] | InMemoryLoader:
         self.setup("fit")

@@ -17,6 +17,7 @@ from archforge.data.registry import DATASETS
 from archforge.data.split import check_fraction, stratified_split
 from archforge.data.tensors import TensorImageDataset
 from archforge.data.transforms import AugmentConfig
+from archforge.limits import config_limits, raise_hint
 from archforge.typed import require
 
 _CHUNK = 4096  # samples generated at a time, bounding the float32 scratch memory
@@ -40,6 +41,12 @@ class SyntheticConfig(DataConfig):
             self.num_samples,
             f"at least 2 per class (2 x data.num_classes = {2 * self.num_classes})",
         )
+        # generated up front as one uint8 tensor: refuse what cannot fit before generating
+        limit = config_limits().max_data_mb
+        mb = self.num_samples * self.channels * self.image_size**2 / 2**20
+        require(mb <= limit, f"{path}.num_samples", self.num_samples,
+                f"a count whose images fit in {limit:,} MB (these need {mb:,.0f} MB; "
+                f"{raise_hint('max_data_mb')})")
         require(self.signal >= 0, f"{path}.signal", self.signal, ">= 0")
         check_fraction(self.val_fraction, f"{path}.val_fraction")
 

@@ -175,5 +175,9 @@ def build_network(cfg: ModelConfig) -> Network:
         channels = _out_channels(stage[-1], join("model.stages", i))
         stages.append(stage)
     head = build_head(cfg, channels)
-    names = [s.name or f"stage{i}" for i, s in enumerate(cfg.stages)]
-    return Network(stem, stages, head, cfg, names)
+    return Network(stem, stages, head, cfg, stage_names(cfg))
+
+
+def stage_names(cfg: ModelConfig) -> list[str]:
+    """Each stage's name: its own, else `stage<i>` (what `finetune.freeze` may name)."""
+    return [s.name or f"stage{i}" for i, s in enumerate(cfg.stages)]

@@ -10,8 +10,9 @@ with an `ARCHFORGE_` prefix, e.g. `ARCHFORGE_MAX_STAGE_DEPTH=5000`.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+
+from archforge.limits import from_env
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,4 @@ class Limits:
 
 def limits() -> Limits:
     """The defaults, with any `ARCHFORGE_<NAME>` environment override applied."""
-    values: dict[str, int | float] = {}
-    for f in fields(Limits):
-        raw = os.environ.get(f"ARCHFORGE_{f.name.upper()}")
-        if raw is None:
-            continue
-        try:
-            values[f.name] = float(raw) if f.type in (float, "float") else int(raw)
-        except ValueError as exc:
-            raise ValueError(f"ARCHFORGE_{f.name.upper()}={raw!r} is not a number") from exc
-    return Limits(**values)  # type: ignore[arg-type]
+    return from_env(Limits)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import os
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,18 @@ def test_read_refuses_code_and_non_dicts(tmp_path: Path) -> None:
     torch.save([torch.ones(1)], listed)
     with pytest.raises(CheckpointError, match=r"list\.ckpt holds list; expected a state dict"):
         read_checkpoint(listed)
+
+
+def test_a_temp_file_left_by_a_killed_save_is_removed_by_the_next(tmp_path: Path) -> None:
+    target = tmp_path / "last.ckpt"
+    stale = tmp_path / ".last.ckpt.k1ll3d.tmp"  # SIGKILL during torch.save leaves this
+    fresh = tmp_path / ".last.ckpt.wr1t1ng.tmp"  # a save in progress elsewhere: kept
+    other = tmp_path / ".best.ckpt.k1ll3d.tmp"  # another target's: left to its own saves
+    for path in (stale, fresh, other):
+        path.write_bytes(b"partial")
+    old = os.path.getmtime(stale) - files_module.STALE_TEMP_S - 1
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    atomic_save({"x": 1}, target)
+    assert not stale.exists() and fresh.exists() and other.exists()
+    assert read_checkpoint(target, "checkpoint")["x"] == 1

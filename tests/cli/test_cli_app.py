@@ -76,6 +76,12 @@ def test_multirun_sweeps_with_the_basic_launcher(tmp_path: Path) -> None:
         assert (run / "checkpoints" / "best.ckpt").is_file()
         assert yaml.safe_load((run / "config.yaml").read_text())["seed"] == int(job)
         assert f"seed={job}" in (run / ".hydra" / "overrides.yaml").read_text()
+    # the same sweep again is refused before Hydra rewrites any of the old sweep's files
+    files = [tmp_path / "sweep" / "multirun.yaml", tmp_path / "sweep" / "0" / ".hydra" /
+             "config.yaml"]
+    before = [(f.read_bytes(), f.stat().st_mtime_ns) for f in files]
+    assert main(["train", "-m", *TINY_ARGS, "seed=range(2)", "hydra.sweep.dir=sweep"]) == 2
+    assert [(f.read_bytes(), f.stat().st_mtime_ns) for f in files] == before
 
 
 def test_multirun_through_submitit_local(tmp_path: Path) -> None:
@@ -113,3 +119,15 @@ def test_search_file_is_a_group_option(tmp_path: Path) -> None:
                                                       "study_name: mine"))
     cfg = compose(["search=space.yaml"])
     assert cfg.search.study_name == "mine" and cfg.model.name == "resnet20"
+
+
+def test_run_dir_works_with_a_primary_config_without_the_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "best_run.yaml").write_text(yaml.safe_dump(  # as a search exports it
+        {"seed": 3, "model": {"name": "resnet20"}}))
+    out = tmp_path / "retrain"
+    assert main(["train", "-cd", str(tmp_path), "-cn", "best_run", f"run_dir={out}",
+                 "--cfg", "job"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["run_dir"] == str(out)
+    assert main(["train", "hydra.run.dir=''"]) == 2
+    assert "hydra.run.dir: empty" in capsys.readouterr().err

@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import torch
 from omegaconf import OmegaConf
 
 from archforge.config.compose import compose
 from archforge.config.run import parse_run
 from archforge.config.search_settings import parse_settings
 from archforge.errors import ConfigError
+from archforge.search.pruners import make_pruner
 
 BASE = ["model.stages.0.depth=1", "model.stages.1.depth=1", "model.stages.2.depth=1",
         "search=resnet_cifar"]
@@ -89,3 +91,70 @@ def test_deeply_nested_values_are_a_config_error(depth: int) -> None:
     nested = "[" * depth + "1" + "]" * depth
     with pytest.raises(ConfigError):
         parse_run(compose([*BASE, f"+model.block_options.deep={nested}"]))
+
+
+# Values an independent fault-injection run found ending in a traceback or silently accepted:
+# each is one ConfigError naming the key typed (None: valid, accepted).
+LISTED: list[tuple[list[str], str | None]] = [
+    (["trainer.devices=[]"], "trainer.devices"),
+    (["+trainer.max_time=abc"], "trainer.max_time"),
+    (["+trainer.profiler=nope"], "trainer.profiler"),
+    (["+trainer.fast_dev_run=-1"], "trainer.fast_dev_run"),
+    (["+trainer.max_steps=-2"], "trainer.max_steps"),
+    (["+trainer.gradient_clip_algorithm=nope"], "trainer.gradient_clip_algorithm"),
+    (["+trainer.accumulate_grad_batches=0"], "trainer.accumulate_grad_batches"),
+    (["+trainer.val_check_interval=0"], "trainer.val_check_interval"),
+    (["trainer.deterministic=abc"], "trainer.deterministic"),
+    (["+trainer.min_epochs=-5"], "trainer.min_epochs"),
+    (["+trainer.num_sanity_val_steps=-5"], "trainer.num_sanity_val_steps"),
+    (["+trainer.gradient_clip_val=-1"], "trainer.gradient_clip_val"),
+    (["optim=adamw", "optim.betas=[0.9]"], "optim.betas"),
+    (["optim=sgd", "optim.betas=[0.9]"], "optim.betas"),
+    (["optim.lr=1e300"], "optim.lr"),
+    (["optim.warmup_epochs=1e30"], "optim.warmup_epochs"),
+    (["data.seed=-1"], "data.seed"),
+    (["data.augment.crop_padding=1000000000"], "data.augment.crop_padding"),
+    (["data.image_size=abc"], "data.image_size"),  # not model.input_size, which follows it
+    (["data.image_size=100000"], "data.image_size"),
+    (["data.channels=100000"], "data.channels"),
+    (["data.num_classes=abc"], "data.num_classes"),
+    (["search.seed=-1"], "search.seed"),
+    (["search.seed=1099511627776"], "search.seed"),
+    (["search.seed=4294967295"], "search.seed"),
+    (["search.threads=1000000"], "search.threads"),
+    (["trainer=[1]"], "trainer"),
+    (["optim=5"], "optim"),
+    (["finetune.enabled=true", "finetune.unfreeze=[99]"], "finetune.unfreeze"),
+    (["model.input_size=[8]", "data.image_size=8"], None),  # one side: a square
+    (["search.pruner={name: median}"], None),  # replaces the preset's hyperband options
+]
+
+
+@pytest.mark.parametrize(("case", "key"), LISTED, ids=[" ".join(c) for c, _ in LISTED])
+def test_listed_values_are_one_config_error_naming_the_key(case: list[str],
+                                                           key: str | None) -> None:
+    start = time.perf_counter()
+    try:
+        cfg = compose([*BASE, *case])
+        settings = parse_settings(cfg)
+        parse_run(cfg)
+        make_pruner(settings.pruner, 3)
+        outcome = None
+    except ConfigError as exc:
+        outcome = exc.path
+    assert outcome == key
+    assert time.perf_counter() - start < SECONDS
+
+
+def test_a_gpu_accelerator_without_a_gpu_is_named() -> None:
+    if torch.cuda.is_available() or torch.backends.mps.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ConfigError) as info:
+        parse_run(compose([*BASE, "trainer.accelerator=gpu"]))
+    assert info.value.path == "trainer.accelerator"
+
+
+def test_a_data_set_too_big_for_memory_is_named() -> None:
+    with pytest.raises(ConfigError) as info:  # 300 GB of images: refused before generating
+        parse_run(compose([*BASE, "data=synthetic", "data.num_samples=100000000"]))
+    assert info.value.path == "data.num_samples" and "ARCHFORGE_MAX_DATA_MB" in str(info.value)

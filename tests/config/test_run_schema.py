@@ -24,7 +24,7 @@ def error(overrides: list[str]) -> ConfigError:
     [
         ("optim.lr=abc", "optim.lr", "expected a number"),
         ("optim.lr=inf", "optim.lr", "finite"),
-        ("optim.lr=-0.1", "optim.lr", "> 0"),
+        ("optim.lr=-0.1", "optim.lr", "(0, 10000]"),
         ("optim.milestones=0.5", "optim.milestones", "a list"),
         ("optim.milestones=[0.5,1.5]", "optim.milestones", "(0, 1)"),
         ("optim.momentum=abc", "optim.momentum", "expected a number"),
@@ -121,7 +121,7 @@ def test_each_section_is_declared_once_on_run() -> None:
     from archforge.data.base import DataConfig
 
     hints = typing.get_type_hints(Run, localns={"DataConfig": DataConfig})  # TYPE_CHECKING
-    assert list(SECTIONS) == ["model", "data", "optim", "trainer", "finetune", "checkpoint",
+    assert list(SECTIONS) == ["data", "model", "optim", "trainer", "finetune", "checkpoint",
                               "search"]
     for key, info in SECTIONS.items():
         if info.schema is not None and not info.raw:

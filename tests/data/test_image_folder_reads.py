@@ -120,6 +120,10 @@ def test_summary_search_and_train_build_the_same_network(
     from archforge.search.runtime.prepare import prepare
 
     space = tmp_path / "space.yaml"
-    space.write_text("study_name: s\nspace:\n  model.width: [1.0]\n")
+    space.write_text("study_name: s\nspace:\n  model.width: [1.0]\nconstraints: {max_params: 10}\n")
     prepared = prepare([f"search={space}", f"model={TINY}", *args])
     assert parse_run(prepared.cfg).summary.total_params == trained.total_params
+    assert main(["search", f"search={space}", f"model={TINY}", *args, "search.n_trials=1",
+                 f"search.root={tmp_path / 'runs'}", "search.progress=false"]) == 0
+    # said once, before the trials (the one trial is over max_params: no training)
+    assert capsys.readouterr().err.count("1x12x12 native") == 1

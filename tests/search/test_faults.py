@@ -11,6 +11,7 @@ from optuna.trial import TrialState
 from search_helpers import TINY, assert_accounted, load, tiny_args
 
 from archforge.cli.search import search
+from archforge.search.strategy import training as training_module
 from archforge.search.trial import objective as objective_module
 
 
@@ -29,7 +30,7 @@ def test_a_plugin_bug_fails_one_trial_and_the_search_goes_on(
             raise ZeroDivisionError("division by zero in MyBlock.__init__")
         return real(cfg)
 
-    monkeypatch.setattr(objective_module, "run_training", _fake_train)
+    monkeypatch.setattr(training_module, "run_training", _fake_train)
     monkeypatch.setattr(objective_module, "parse_run", buggy)
     assert search(tiny_args(root, "search.n_trials=3")) == 0
     trials = load(root).trials
@@ -49,7 +50,7 @@ def test_an_overflowing_width_is_an_invalid_candidate(root: Path, tmp_path: Path
     space = tmp_path / "overflow.yaml"
     space.write_text(TINY.read_text().replace("model.width: {type: float, low: 0.5, high: 1.0}",
                                               "model.width: [1.0e+308]"))
-    monkeypatch.setattr(objective_module, "run_training", _fake_train)
+    monkeypatch.setattr(training_module, "run_training", _fake_train)
     args = [f"search={space}", f"search.root={root}", "search.progress=false",
             "search.n_trials=2"]
     assert search(args) == 0
@@ -65,7 +66,7 @@ def test_system_exit_from_candidate_code_is_a_failure(root: Path,
     def exits(cfg: Any, **kwargs: Any) -> Any:
         raise SystemExit(3)
 
-    monkeypatch.setattr(objective_module, "run_training", exits)
+    monkeypatch.setattr(training_module, "run_training", exits)
     assert search(tiny_args(root, "search.n_trials=2")) == 0
     trials = load(root).trials
     assert [t.state for t in trials] == [TrialState.FAIL] * 2
@@ -75,7 +76,7 @@ def test_system_exit_from_candidate_code_is_a_failure(root: Path,
 def test_without_a_terminal_each_finished_trial_is_one_line(
         root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     fake = _fake_train
-    monkeypatch.setattr(objective_module, "run_training", fake)
+    monkeypatch.setattr(training_module, "run_training", fake)
     args = [*tiny_args(root, "search.n_trials=2"), "search.progress=true"]  # stderr: a pipe
     assert search(args) == 0
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("trial ")]

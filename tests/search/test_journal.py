@@ -13,12 +13,12 @@ import pytest
 from optuna.trial import TrialState
 from search_helpers import assert_accounted, load, tiny_args
 
-from archforge.cli.search import search
+from archforge.cli.search import report, search
 from archforge.errors import ConfigError
 from archforge.search.runtime import journal as journal_module
 from archforge.search.runtime import study as study_module
 from archforge.search.runtime.journal import SafeJournalFileBackend, repair, scan
-from archforge.search.trial import objective as objective_module
+from archforge.search.strategy import training as training_module
 
 
 def _fake_train(cfg: Any, *, callbacks: Any, run_dir: Path, **kwargs: Any) -> Any:
@@ -28,7 +28,7 @@ def _fake_train(cfg: Any, *, callbacks: Any, run_dir: Path, **kwargs: Any) -> An
 @pytest.fixture
 def journal(root: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
     """The bytes of a real journal written by a 2-trial search (training faked)."""
-    monkeypatch.setattr(objective_module, "run_training", _fake_train)
+    monkeypatch.setattr(training_module, "run_training", _fake_train)
     assert search(tiny_args(root, "search.n_trials=2")) == 0
     study_module._storages.clear()  # the next open reads the file again, as a new run would
     return (root / "tiny" / "journal.log").read_bytes()
@@ -133,7 +133,9 @@ def test_a_full_disk_stops_the_search_cleanly_and_the_resume_finishes(
     monkeypatch.setattr(journal_module.os, "fsync", fills_up)
     study_module._storages.clear()
     assert search(tiny_args(root, "search.n_trials=4")) == 1
-    assert "OSError: [Errno 28] No space left on device" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"No space left on device: {root / 'tiny' / 'journal.log'}; the study is intact " \
+           "and resumable" in err and "Traceback" not in err
     monkeypatch.setattr(journal_module.os, "fsync", real_fsync)
     data = (root / "tiny" / "journal.log").read_bytes()
     assert data.startswith(journal) and data.endswith(b"\n")
@@ -141,3 +143,45 @@ def test_a_full_disk_stops_the_search_cleanly_and_the_resume_finishes(
     study = load(root)
     assert_accounted(study, 4)
     assert [t.state for t in study.trials[:2]] == [TrialState.COMPLETE] * 2
+
+
+@pytest.mark.parametrize("content", [b"SQLite format 3\x00" + b"\x00" * 200,
+                                     b"root:x:0:0:root:/root:/bin/bash\n", b"{}\n"])
+@pytest.mark.parametrize("command", [search, report])
+def test_a_file_that_is_not_a_journal_is_refused_untouched(
+        tmp_path: Path, content: bytes, command: Any) -> None:
+    path = tmp_path / "study.db"
+    path.write_bytes(content)
+    study_module._storages.clear()
+    with pytest.raises(ConfigError) as info:
+        command(tiny_args(tmp_path / "runs", f"search.storage={path}"))
+    assert info.value.path == "search.storage" and str(path) in str(info.value)
+    assert f"sqlite:///{path}" in str(info.value)
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study.db"]  # no copy, no lock
+
+
+def test_report_opens_the_journal_read_only(root: Path, journal: bytes) -> None:
+    path = root / "tiny" / "journal.log"
+    path.write_bytes(journal + b'{"op_code":4,"wor')  # a torn tail: only a search repairs it
+    assert report(tiny_args(root)) == 0
+    assert path.read_bytes() == journal + b'{"op_code":4,"wor'
+    assert not list(path.parent.glob("journal.log.torn-*"))
+    study_module._storages.clear()
+    with pytest.raises(ConfigError, match="no journal at"):
+        report(tiny_args(root, "search.study_name=other"))
+    assert not (root / "other").exists()
+
+
+def test_a_last_record_missing_only_its_newline_is_kept(tmp_path: Path) -> None:
+    ok = b'{"op_code":0,"worker_id":"a"}\n'
+    assert scan(ok + ok[:-1]) == (2, 2 * len(ok) - 1, None)
+    path = tmp_path / "journal.log"
+    path.write_bytes(ok + ok[:-1])
+    assert repair(path) is None
+    assert path.read_bytes() == ok * 2
+    path.write_bytes(ok + ok[:-1])  # a writer that opened the file before the newline went
+    backend = SafeJournalFileBackend(str(path))
+    backend.append_logs([{"op_code": 1, "worker_id": "a"}])
+    assert [r["op_code"] for r in backend.read_logs(0)] == [0, 0, 1]
+    assert not list(tmp_path.glob("journal.log.torn-*"))

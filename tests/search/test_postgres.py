@@ -15,11 +15,20 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from optuna.trial import TrialState
 from search_helpers import assert_accounted, cli, load, tiny_args
+
+from archforge.cli.search import search
+from archforge.search.runtime import study as study_module
+from archforge.search.strategy import training as training_module
 
 
 def _bindir() -> Path | None:
@@ -54,12 +63,27 @@ def _as_user() -> tuple[list[str], str | None]:
     return ([runuser, "-u", name, "--"] if runuser else ["su", name, "-s", "/bin/sh", "-c"]), name
 
 
+@dataclass
+class Server:
+    """A throwaway PostgreSQL cluster: its documented URL, and a switch for outages."""
+
+    url: str
+    pg_ctl: Callable[..., None]
+
+    def stop(self) -> None:
+        self.pg_ctl("-m", "immediate", "-w", "stop")
+
+    def start(self) -> None:
+        self.pg_ctl("-w", "start")
+
+
 @pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
+def postgres() -> Iterator[Server]:
     bindir = _bindir()
     if bindir is None:
         pytest.skip("no PostgreSQL server binaries (initdb) on PATH or under "
                     "/usr/lib/postgresql/*/bin; run .ci/postgres.sh")
+    pytest.importorskip("psycopg2")  # what the [postgres] extra installs
     prefix, user = _as_user()
     tmp = Path(tempfile.mkdtemp(prefix="archforge-pg-"))
     data = tmp / "data"
@@ -74,18 +98,22 @@ def postgres_url() -> Iterator[str]:
     run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
         "--no-sync", "-E", "UTF8")
     opts = f"-p {port} -k {tmp} -h 127.0.0.1 -c fsync=off"
-    run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(tmp / "log"), "-w",
-        "start")
+
+    def pg_ctl(*args: str) -> None:
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(tmp / "log"), *args)
+
+    pg_ctl("-w", "start")
     try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+        # the URL docs/search.md gives, with the driver the [postgres] extra installs
+        yield Server(f"postgresql://postgres@127.0.0.1:{port}/postgres", pg_ctl)
     finally:
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        pg_ctl("-m", "fast", "-w", "stop")
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.mark.slow
-def test_two_processes_join_one_study_in_postgres(root: Path, postgres_url: str) -> None:
-    pytest.importorskip("psycopg2")
+def test_two_processes_join_one_study_in_postgres(root: Path, postgres: Server) -> None:
+    postgres_url = postgres.url
     # trials of ~2 s, so that both processes are up before the study is done
     args = ["search", *tiny_args(root, "search.n_trials=6", f"search.storage={postgres_url}",
                                  "trainer.max_epochs=8", "trainer.limit_train_batches=4")]
@@ -96,3 +124,54 @@ def test_two_processes_join_one_study_in_postgres(root: Path, postgres_url: str)
     assert_accounted(study, 6, slack=1)
     assert len({t.user_attrs["worker_pid"] for t in study.trials}) == 2
     assert not (root / "tiny" / "journal.log").exists()
+
+
+def _fake_train(cfg: Any, *, callbacks: Any, run_dir: Path, **kwargs: Any) -> Any:
+    return SimpleNamespace(metrics={"val/acc": 0.5, "val/loss": 1.0}, run_dir=run_dir)
+
+
+@pytest.mark.slow
+def test_a_database_outage_is_one_line_per_process_and_resumable(
+        root: Path, postgres: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = tiny_args(root, "search.study_name=outage", "search.n_trials=2",
+                     "search.n_workers=2", f"search.storage={postgres.url}",
+                     "trainer.max_epochs=1000", "search.max_retries=2")
+    proc = cli(["search", *args])
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:  # both workers training
+        study_module._storages.clear()
+        try:
+            running = [t for t in load(root, "outage", postgres.url).get_trials()
+                       if t.state == TrialState.RUNNING and "heartbeat" in t.user_attrs]
+        except KeyError:  # the study is not created yet
+            running = []
+        if {t.user_attrs["worker"] for t in running} == {0, 1}:
+            break
+        time.sleep(0.3)
+    study_module._storages.clear()
+    postgres.stop()
+    try:
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        postgres.start()
+    assert proc.returncode == 1, out
+    assert "Traceback" not in out and "max length" not in out, out
+    lines = [line for line in out.splitlines() if "the storage failed" in line]
+    assert len(lines) == 2, out  # the search's process and its worker, one line each
+    assert all("the study is intact and resumable" in line for line in lines)
+    # the resume (training faked, to be quick) re-queues both running trials and finishes
+    monkeypatch.setattr(training_module, "run_training", _fake_train)
+    assert search([*args, "search.n_workers=1"]) == 0
+    assert_accounted(load(root, "outage", postgres.url), 2)
+
+
+def test_the_documented_url_uses_the_installed_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    installed = {"psycopg2"}
+    monkeypatch.setattr(study_module.importlib.util, "find_spec",
+                        lambda name: object() if name in installed else None)
+    assert study_module.driver_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert study_module.driver_url("postgres://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert study_module.driver_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert study_module.driver_url("sqlite:///x.db") == "sqlite:///x.db"
+    installed.add("psycopg")  # psycopg 3 present: SQLAlchemy's own default is kept
+    assert study_module.driver_url("postgresql://u@h/db") == "postgresql://u@h/db"

@@ -11,10 +11,11 @@ from search_helpers import TINY
 
 from archforge.config.compose import compose
 from archforge.errors import ConfigError
+from archforge.search.allow_list import trusted_targets
 from archforge.search.pruners import make_pruner
 from archforge.search.runtime.prepare import prepare
-from archforge.search.samplers import make_sampler
 from archforge.search.space.search_space import compile_space
+from archforge.search.strategy.samplers import make_sampler
 
 SPACE = compile_space({"model.block": ["basic", "bottleneck"],
                        "model.stages.*.depth": {"low": 1, "high": 2}},
@@ -130,3 +131,57 @@ def test_a_search_yaml_cannot_run_code(root: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         prepare([f"search={space}", f"search.root={root}"]).study()
     assert info.value.path == "search.sampler._target_" and not marker.exists()
+
+
+
+EVIL = {  # what a search file can try: (its own allow-list or overrides line, the spec)
+    "sampler": ("allowed_targets: [posix]\n",
+                "sampler: {{_target_: posix.system, command: 'touch {marker}'}}"),
+    "pruner": ("allowed_targets: [subprocess]\n",
+               "pruner: {{_target_: subprocess.getoutput, cmd: 'touch {marker}'}}"),
+    "overrides": ("", "sampler: {{_target_: posix.system, command: 'touch {marker}'}}"),
+}
+
+
+@pytest.mark.parametrize("how", list(EVIL))
+def test_a_search_yaml_cannot_allow_list_its_own_targets(
+        root: Path, tmp_path: Path, how: str) -> None:
+    marker = tmp_path / "ran"
+    allow, spec = EVIL[how]
+    key = spec.partition(":")[0]
+    body = TINY.read_text().replace(f"{key}: {'random' if key == 'sampler' else 'none'}",
+                                    spec.format(marker=marker)) + allow
+    if how == "overrides":  # the allow-list smuggled into the file's own base overrides
+        body = body.replace("  - data=digits", "  - data=digits\n"
+                            "  - search.allowed_targets=[posix]")
+    space = tmp_path / "evil.yaml"
+    space.write_text(body)
+    with pytest.raises(ConfigError) as info:
+        prepare([f"search={space}", f"search.root={root}"]).study()
+    assert info.value.path == "search.allowed_targets"
+    # allowed by the person running it, a function that does not declare it returns a
+    # sampler or pruner is still never called
+    module = "subprocess" if how == "pruner" else "posix"
+    with pytest.raises(ConfigError) as info:
+        prepare([f"search={space}", f"search.root={root}",
+                 f"search.allowed_targets=[{module}]"]).study()
+    assert info.value.path == f"search.{key}._target_" and "not called" in str(info.value)
+    assert not marker.exists()
+
+
+def test_the_allow_list_from_the_environment_and_the_user_config_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = {"_target_": "search_helpers.my_sampler"}
+    monkeypatch.setenv("ARCHFORGE_ALLOWED_TARGETS", "search_helpers")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert trusted_targets([], []) == ["search_helpers"]
+    sampler = make_sampler(spec, SPACE, 3, False, allowed=trusted_targets([], []))
+    assert isinstance(sampler, optuna.samplers.RandomSampler)
+    monkeypatch.delenv("ARCHFORGE_ALLOWED_TARGETS")
+    (tmp_path / "archforge").mkdir()
+    (tmp_path / "archforge" / "allowed_targets").write_text("# mine\nsearch_helpers\n")
+    assert trusted_targets(["a.b"], ["++search.allowed_targets=[a.b]"]) == ["a.b",
+                                                                             "search_helpers"]
+    monkeypatch.setenv("ARCHFORGE_ALLOWED_TARGETS", "os.system;rm")
+    with pytest.raises(ConfigError, match="ARCHFORGE_ALLOWED_TARGETS"):
+        trusted_targets([], [])

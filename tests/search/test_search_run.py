@@ -15,7 +15,7 @@ import archforge
 from archforge.cli.search import report, search
 from archforge.config.compose import compose
 from archforge.search.runtime.study import counted
-from archforge.search.trial import objective as objective_module
+from archforge.search.strategy import training as training_module
 
 
 @pytest.mark.slow
@@ -66,7 +66,7 @@ def test_faults_are_recorded_and_the_study_goes_on(root: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     fake = _fake_train({0: RuntimeError("boom in trial 0"),
                         1: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate")})
-    monkeypatch.setattr(objective_module, "run_training", fake)
+    monkeypatch.setattr(training_module, "run_training", fake)
     assert search(tiny_args(root, "search.n_trials=3")) == 0
     trials = load(root).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE]
@@ -77,7 +77,7 @@ def test_faults_are_recorded_and_the_study_goes_on(root: Path,
 
 @pytest.mark.slow
 def test_non_finite_loss_is_pruned_with_its_reason(root: Path) -> None:
-    assert search(tiny_args(root, "search.n_trials=1", "optim.lr=1e30",
+    assert search(tiny_args(root, "search.n_trials=1", "optim.lr=10000",
                             "optim.warmup_epochs=0")) == 0
     (trial,) = load(root).trials
     assert trial.state == TrialState.PRUNED

@@ -18,7 +18,8 @@ from search_helpers import assert_accounted, cli, load, tiny_args
 
 from archforge.cli.search import search
 from archforge.search.runtime.signals import Interrupted, Stop
-from archforge.search.trial import objective as objective_module
+from archforge.search.runtime.study import _pid_alive
+from archforge.search.strategy import training as training_module
 
 
 def _args(root: Path, *extra: str) -> list[str]:
@@ -66,7 +67,7 @@ def test_a_signal_to_the_parent_alone_stops_every_worker(
     if sig != signal.SIGTERM:
         return
     # the resume re-runs both interrupted trials (here with training faked, to be quick)
-    monkeypatch.setattr(objective_module, "run_training", _fake_train)
+    monkeypatch.setattr(training_module, "run_training", _fake_train)
     assert search([*args, "search.n_workers=1"]) == 0
     study = load(root)
     assert_accounted(study, 2)
@@ -133,7 +134,7 @@ def test_an_error_after_a_stop_signal_is_the_signals_not_the_candidates() -> Non
     requested it must re-queue the trial, not record the candidate as invalid."""
     from archforge.errors import ConfigError
     from archforge.search.runtime.signals import stop
-    from archforge.search.trial.objective import _guard
+    from archforge.search.trial.outcome import guard as _guard
 
     def bad() -> None:
         raise ConfigError("search", "cannot read YAML file tiny.yaml: 'NoneType' object ...")
@@ -154,3 +155,22 @@ def test_an_error_after_a_stop_signal_is_the_signals_not_the_candidates() -> Non
             _guard(signalled(SystemExit(1)), "train")
     finally:
         stop.reset()
+
+
+@pytest.mark.slow
+def test_a_worker_ends_when_its_parent_is_killed(root: Path) -> None:
+    proc = cli(["search", *_args(root)])
+    running = _both_training(root)
+    (child,) = _workers(proc.pid)
+    proc.kill()  # SIGKILL: the parent cannot pass anything on
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 20  # the heartbeat_grace of tiny.yaml is 30 s
+    while _pid_alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _pid_alive(child), "the orphaned worker kept running"
+    trials = {t.number: t for t in load(root).trials}
+    mine = next(t for t in running if t.user_attrs["worker"] == 1)
+    assert trials[mine.number].state == TrialState.FAIL  # recorded, re-queued on resume
+    assert trials[mine.number].user_attrs["reason"] == ("interrupted (SIGTERM); re-queued "
+                                                        "on resume")
+    assert len(trials) == 2  # the orphan took no new trial

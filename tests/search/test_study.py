@@ -16,12 +16,17 @@ from archforge.search.runtime.optuna_private import trial_id, write_intermediate
 from archforge.search.runtime.prepare import prepare
 from archforge.search.runtime.study import HOST, counted, reap_orphans, requeue_failed
 from archforge.search.runtime.workers import should_stop
+from archforge.search.strategy import training as training_module
 from archforge.search.trial.mo_pruning import CurveMedianRule
 from archforge.search.trial.objective import objective
 
 
-def _never_train(*args: object, **kwargs: object) -> None:
-    raise AssertionError("an infeasible candidate must not train")
+@pytest.fixture
+def never_train(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an infeasible candidate must not train")
+
+    monkeypatch.setattr(training_module, "run_training", refuse)
 
 
 def test_fingerprint_refuses_other_space_or_base(root: Path, tmp_path: Path) -> None:
@@ -86,25 +91,25 @@ def test_should_stop_counts_finished_and_running(root: Path) -> None:
     assert should_stop(study, 2)
 
 
-def test_infeasible_candidates_cost_well_under_a_second(root: Path) -> None:
+def test_infeasible_candidates_cost_well_under_a_second(root: Path, never_train: None) -> None:
     prep = prepare(tiny_args(root, "search.constraints.max_params=100"))
     study = prep.study()
     ctx = prep.context()
-    objective(ctx, study.ask(), train_fn=_never_train)  # warm caches
+    objective(ctx, study.ask())  # warm caches
     start = time.perf_counter()
-    out = objective(ctx, study.ask(), train_fn=_never_train)
+    out = objective(ctx, study.ask())
     assert time.perf_counter() - start < 1.0
     assert out.state == TrialState.PRUNED and out.attrs["infeasible"]
     assert out.reason is not None and "max_params" in out.reason
 
 
-def test_invalid_shortcut_is_an_infeasible_candidate(root: Path) -> None:
+def test_invalid_shortcut_is_an_infeasible_candidate(root: Path, never_train: None) -> None:
     prep = prepare(["search=resnet_cifar", f"search.root={root}"])
     study = prep.study()
     study.enqueue_trial({"model.block": "basic", "model.shortcut": "identity",
                          "model.width": 1.0, "model.stages.0.depth": 1,
                          "model.stages.1.depth": 1, "model.stages.2.depth": 1})
-    out = objective(prep.context(), study.ask(), train_fn=_never_train)
+    out = objective(prep.context(), study.ask())
     assert out.state == TrialState.PRUNED and out.attrs["infeasible"]
     assert "identity" in (out.reason or "")
 
@@ -126,10 +131,10 @@ def test_curve_median_rule() -> None:
                                        True).n_warmup_steps == 3
 
 
-def test_latency_constraint_measures_before_training(root: Path) -> None:
+def test_latency_constraint_measures_before_training(root: Path, never_train: None) -> None:
     prep = prepare(tiny_args(root, "search.constraints.max_latency_ms=0.000001"))
     study = prep.study()
-    out = objective(prep.context(), study.ask(), train_fn=_never_train)
+    out = objective(prep.context(), study.ask())
     assert out.state == TrialState.PRUNED and out.attrs["infeasible"]
     assert "max_latency_ms" in (out.reason or "")
     assert study.trials[0].user_attrs["latency_ms"] > 0

@@ -4,11 +4,18 @@ Optuna's `JournalFileBackend` stores one JSON operation per line. A write cut sh
 a partial last line; Optuna skips it when reading, but the next append goes after it, the
 two fuse into one undecodable line in the middle, and from then on every read fails.
 
-- `repair(path)`, before a study is opened: a partial or undecodable *tail* (everything
-  after the last complete record) is cut off, after copying the original file beside it as
-  `journal.log.torn-<time>`; every complete record is kept. An undecodable record with
-  complete records after it is not a torn write: that is refused with a `ConfigError`
+- `check_journal(path)`, before a journal file is opened at all: an existing file that does
+  not start with a journal record (a SQLite database named without `sqlite:///`, a text
+  file, a system file) is refused with a `ConfigError` naming the path; archforge never
+  truncates, rewrites or appends to a file that is not its journal.
+- `repair(path)`, before a study is opened for writing: a partial or undecodable *tail*
+  (everything after the last complete record) is cut off, after copying the original file
+  beside it as `journal.log.torn-<time>`; every complete record is kept. A last record that
+  lacks only its final newline is complete: the newline is added. An undecodable record
+  with complete records after it is not a torn write: that is refused with a `ConfigError`
   naming the file and line, and nothing is written.
+- `ReadOnlyJournalFileBackend`, for `archforge report` and every reader: never creates,
+  repairs or appends.
 - `SafeJournalFileBackend.append_logs` never appends after a partial line (a writer that
   failed since the file was opened) and, when its own write fails (ENOSPC), cuts the file
   back to where it was, so the failure costs that one operation and not the file.
@@ -42,9 +49,16 @@ class Repaired:
     dropped_bytes: int
 
 
-def _is_record(line: bytes) -> bool:
-    """A complete journal operation: a JSON object with Optuna's `op_code`, newline-ended."""
-    if not line.endswith(b"\n"):
+# Optuna writes `json.dumps({"op_code": ..., ...}, separators=(",", ":"))` per line, so every
+# journal, ours or Optuna's own, starts with these bytes.
+RECORD_START = b'{"op_code":'
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _is_record(line: bytes, final: bool = False) -> bool:
+    """A complete journal operation: a JSON object with Optuna's `op_code`, newline-ended
+    (`final`: the file's last line, whose newline alone may be missing)."""
+    if not line.endswith(b"\n") and not final:
         return False
     try:
         record = json.loads(line)
@@ -53,10 +67,35 @@ def _is_record(line: bytes) -> bool:
     return isinstance(record, dict) and "op_code" in record
 
 
+def check_journal(path: Path, key: str = "search.storage") -> None:
+    """Refuse an existing path that is not an archforge/Optuna journal file (nothing is
+    written to it). A missing or empty file is a new journal."""
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise ConfigError(key, f"{path} is not a file; name a journal file (journal.log) or a "
+                          "database URL (sqlite:///study.db)")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise ConfigError(key, f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not head or head.startswith(RECORD_START):
+        return
+    url = f"sqlite:///{path.resolve()}"
+    what = ("is a SQLite database; name it as a URL: search.storage=" + url
+            if head.startswith(SQLITE_MAGIC) else
+            "exists and is not an Optuna journal (it does not start with a journal record); "
+            f"archforge does not write to it. Name a database as a URL (e.g. {url}) or a "
+            "journal file that does not exist yet")
+    raise ConfigError(key, f"{path} {what}")
+
+
 def scan(data: bytes) -> tuple[int, int, int | None]:
     """(records, byte length of the good prefix, 1-based line of a bad record in the middle).
 
     The good prefix ends after the last complete record; a bad line before it is corruption.
+    A final record that lacks only its newline counts (its length excludes the newline).
     """
     records = good_end = offset = 0
     first_bad: int | None = None
@@ -66,7 +105,7 @@ def scan(data: bytes) -> tuple[int, int, int | None]:
         if not line:
             break
         offset += len(line)
-        if not _is_record(line):
+        if not _is_record(line, final=number == len(lines)):
             first_bad = first_bad or number
         elif first_bad is not None:
             return records, good_end, first_bad
@@ -80,6 +119,7 @@ def repair(path: Path) -> Repaired | None:
     """Cut a torn tail off the journal at `path` (a copy of the original kept beside it)."""
     if not path.exists():
         return None
+    check_journal(path)
     with locked(path):
         data = path.read_bytes()
         records, good_end, bad_line = scan(data)
@@ -90,6 +130,11 @@ def repair(path: Path) -> Repaired | None:
                               "untouched; restore it from a copy, or use another search.storage "
                               "or search.study_name")
         if good_end == len(data):
+            if data and not data.endswith(b"\n"):  # a complete last record lacks its newline
+                with open(path, "ab") as f:
+                    f.write(b"\n")
+                    f.flush()
+                    os.fsync(f.fileno())
             return None
         backup = _backup(path)
         with open(path, "r+b") as f:
@@ -135,8 +180,10 @@ class SafeJournalFileBackend(JournalFileBackend):
                             raise OSError(errno.EIO, f"short write to {self.path}")
                         view = view[written:]
                     os.fsync(f.fileno())
-                except OSError:
+                except OSError as exc:
                     f.truncate(end)  # as it was: the failure costs one operation, not the file
+                    if exc.filename is None:  # a full disk names the file it could not grow
+                        raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
                     raise
 
     def _clean_end(self) -> int:
@@ -145,8 +192,14 @@ class SafeJournalFileBackend(JournalFileBackend):
             size = f.seek(0, os.SEEK_END)
             if size == 0 or (f.seek(size - 1) >= 0 and f.read(1) == b"\n"):
                 return size  # the usual case costs one byte read, not the whole file
+        check_journal(self.path)
         data = self.path.read_bytes()
         good_end = data.rfind(b"\n") + 1
+        if _is_record(data[good_end:], final=True):  # complete but for its newline: keep it
+            with open(self.path, "ab") as f:
+                f.write(b"\n")
+                os.fsync(f.fileno())
+            return size + 1
         _backup(self.path)
         with open(self.path, "r+b") as f:
             f.truncate(good_end)
@@ -162,3 +215,19 @@ def _backup(path: Path) -> Path:
         n += 1
     shutil.copy2(path, backup)
     return backup
+
+
+class ReadOnlyJournalFileBackend(JournalFileBackend):
+    """A journal file opened for reading only (`archforge report`): never created, repaired
+    or appended to."""
+
+    def __init__(self, file_path: str) -> None:
+        path = Path(file_path)
+        if not path.is_file():
+            raise ConfigError("search.storage", f"no journal at {path}; run archforge search "
+                              "first (or name the study's search.storage)")
+        check_journal(path)
+        super().__init__(file_path, lock_obj=_lock(path))
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        raise ConfigError("search.storage", f"{self._file_path} is open read-only")

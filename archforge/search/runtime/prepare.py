@@ -15,15 +15,16 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from archforge.config.compose import compose
-from archforge.config.search_settings import COST_METRICS, SearchSettings, parse_settings
+from archforge.config.search_settings import SearchSettings, parse_settings
 from archforge.errors import ConfigError
 from archforge.plain import to_plain
+from archforge.search.allow_list import trusted_targets
 from archforge.search.first_winner import with_first_winner
 from archforge.search.pruners import make_pruner
 from archforge.search.runtime.study import open_storage, open_study
-from archforge.search.samplers import make_sampler
 from archforge.search.space.search_space import SearchSpace, compile_space
-from archforge.search.trial.mo_pruning import CurveMedianRule
+from archforge.search.strategy import Evaluator, make_evaluator
+from archforge.search.strategy.samplers import make_sampler
 from archforge.search.trial.objective import Context
 
 
@@ -34,14 +35,10 @@ class Prepared:
     base_overrides: list[str]
     space: SearchSpace
     base: dict[str, Any]
+    evaluator: Evaluator
 
     def context(self) -> Context:
-        rule = None
-        if self.settings.multi_objective:
-            monitor = next(o for o in self.settings.objectives if o.metric not in COST_METRICS)
-            rule = CurveMedianRule.from_pruner(self.settings.pruner,
-                                               maximize=monitor.direction == "maximize")
-        return Context(self.settings, self.space, self.base_overrides, rule)
+        return Context(self.settings, self.space, self.base_overrides, self.evaluator)
 
     def max_epochs(self) -> int:
         return int(OmegaConf.select(self.cfg, "trainer.max_epochs", default=1) or 1)
@@ -84,9 +81,14 @@ def prepare(args: Sequence[str]) -> Prepared:
     base_overrides = [*settings.overrides, *args]
     cfg = compose(base_overrides, "config")
     settings = parse_settings(cfg)
+    settings.allowed_targets = trusted_targets(settings.allowed_targets, args)
+    evaluator = make_evaluator(settings)
+    if evaluator.overrides():  # what the evaluator needs of every candidate goes last
+        base_overrides = [*base_overrides, *evaluator.overrides()]
+        cfg = compose(base_overrides, "config")
     base = to_plain(cfg, "config")
     space = compile_space(settings.space, base)
-    return Prepared(settings, cfg, base_overrides, space, base)
+    return Prepared(settings, cfg, base_overrides, space, base, evaluator)
 
 
 def quiet() -> None:

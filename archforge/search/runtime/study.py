@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import json
 import os
 import random
@@ -34,7 +35,13 @@ from optuna.trial import FrozenTrial, TrialState
 from archforge.config.search_settings import SearchSettings, short_hash
 from archforge.errors import ConfigError
 from archforge.pids import pid_alive
-from archforge.search.runtime.journal import Repaired, SafeJournalFileBackend, repair
+from archforge.search.runtime.journal import (
+    ReadOnlyJournalFileBackend,
+    Repaired,
+    SafeJournalFileBackend,
+    check_journal,
+    repair,
+)
 from archforge.search.runtime.optuna_private import set_attr_of
 
 FINGERPRINT = "archforge:fingerprint"
@@ -67,10 +74,14 @@ def is_journal_path(url: str) -> bool:
     return url.startswith("journal:") or "://" not in url
 
 
-def open_storage(url: str) -> BaseStorage:
-    """An Optuna storage for a URL or journal file path (one object per URL and process)."""
-    if url in _storages:
-        return _storages[url]
+def open_storage(url: str, read_only: bool = False) -> BaseStorage:
+    """An Optuna storage for a URL or journal file path (one object per URL and process).
+
+    `read_only` (`archforge report`, anything that only reads): a journal file is neither
+    created nor repaired, a SQLite file must exist."""
+    cache_key = f"read-only:{url}" if read_only else url
+    if cache_key in _storages:
+        return _storages[cache_key]
     storage: BaseStorage
     try:
         if url.startswith("redis://"):
@@ -79,12 +90,18 @@ def open_storage(url: str) -> BaseStorage:
             storage = optuna.storages.JournalStorage(JournalRedisBackend(url))
         elif is_journal_path(url):
             path = Path(url.removeprefix("journal:")).expanduser()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            repaired = repair(path)
-            if repaired is not None:
-                repairs[url] = repaired
-            storage = optuna.storages.JournalStorage(SafeJournalFileBackend(str(path)))
+            if read_only:
+                storage = optuna.storages.JournalStorage(ReadOnlyJournalFileBackend(str(path)))
+            else:
+                check_journal(path)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                repaired = repair(path)
+                if repaired is not None:
+                    repairs[url] = repaired
+                storage = optuna.storages.JournalStorage(SafeJournalFileBackend(str(path)))
         else:
+            if read_only:
+                _sqlite_exists(url)
             storage = _rdb(url)
     except ConfigError:
         raise
@@ -93,13 +110,36 @@ def open_storage(url: str) -> BaseStorage:
     except Exception as exc:  # SQLAlchemy's connection errors are not ValueError
         raise ConfigError("search.storage", f"cannot open {url!r}: {type(exc).__name__}: "
                           f"{str(exc).splitlines()[0]}") from exc
-    _storages[url] = storage
+    _storages[cache_key] = storage
     return storage
+
+
+def _sqlite_exists(url: str) -> None:
+    """A reader never creates a SQLite database (SQLAlchemy would, on connecting)."""
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+    if str(path) not in ("", ":memory:") and not path.is_file():
+        raise ConfigError("search.storage", f"no database at {path}; run archforge search "
+                          "first (or name the study's search.storage)")
+
+
+def driver_url(url: str) -> str:
+    """`postgresql://` (and `postgres://`) with the driver that is installed: SQLAlchemy 2.1
+    reads a bare `postgresql://` as psycopg 3, while the `[postgres]` extra installs
+    psycopg2. A URL naming its driver (`postgresql+psycopg://`) is kept as written."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres"):
+        return url
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
+        return f"postgresql+psycopg2://{rest}"
+    return f"postgresql://{rest}"
 
 
 def _rdb(url: str, attempts: int = 5) -> BaseStorage:
     """RDBStorage, retrying a lost race: two processes creating the schema of an empty
     database at once make one of them fail with a duplicate-key error."""
+    url = driver_url(url)
     for attempt in range(attempts):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})

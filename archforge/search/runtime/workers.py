@@ -22,7 +22,8 @@ spawned: a fresh interpreter that imports torch and Lightning and composes the c
 Stopping (signals.py): on SIGINT/SIGTERM, wherever it lands, every worker records its running
 trial FAIL with `retry` (re-queued on resume) and takes no new one; the parent waits for the
 children up to `search.heartbeat_grace` seconds, then ends those left (their trials are
-then orphans, re-queued on resume just the same).
+then orphans, re-queued on resume just the same). A child whose parent dies (even by
+SIGKILL) stops the same way (parent_watch.py).
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from archforge.search.runtime.parent_watch import parent_alive, watch_parent
 from archforge.search.runtime.prepare import Prepared, prepare, quiet
 from archforge.search.runtime.signals import Interrupted, handling, install, signal_name, stop
+from archforge.search.runtime.storage_errors import failure_line
 from archforge.search.runtime.study import HOST, counted, reap_orphans, requeue_failed
 from archforge.search.trial.objective import Outcome, objective
 from archforge.training.threads import cores
@@ -122,7 +125,6 @@ def run_loop(
     study: optuna.Study,
     worker: int = 0,
     on_trial: Progress | None = None,
-    train_fn: Callable[..., Any] | None = None,
     evaluate: Evaluate | None = None,
     batch: int = 1,
 ) -> int:
@@ -136,7 +138,7 @@ def run_loop(
         ctx = prep.context()
 
         def evaluate(trials: list[optuna.Trial]) -> list[Outcome]:
-            return [objective(ctx, t, train_fn=train_fn) for t in trials]
+            return [objective(ctx, t) for t in trials]
 
     deadline = None if s.timeout is None else time.monotonic() + s.timeout
     done = 0
@@ -227,13 +229,22 @@ def _worker_main(prep: Prepared | Sequence[str], worker: int, threads: int,
     overrides (and prepare them again)."""
     import torch
 
+    grace = prep.settings.heartbeat_grace if isinstance(prep, Prepared) else 60.0
     # a signal reaching this worker alone goes to the parent, which passes it to the others
-    with handling(peers=lambda: [parent]):
+    with handling(peers=lambda: [parent] if parent_alive(parent) else []):
+        watch_parent(parent, grace)  # a worker never outlives the search's process
         torch.set_num_threads(threads)
         quiet()
-        if not isinstance(prep, Prepared):
-            prep = prepare(prep)
-        run_loop(prep, prep.study(worker), worker)
+        try:
+            if not isinstance(prep, Prepared):
+                prep = prepare(prep)
+            run_loop(prep, prep.study(worker), worker)
+        except Exception as exc:  # a database outage, a full disk: one line, no traceback
+            line = failure_line(exc, f"archforge search worker {worker}")
+            if line is None:
+                raise
+            print(line, file=sys.stderr, flush=True)
+            sys.exit(1)
     sys.exit(stop.exit_code if stop.requested else 0)
 
 

@@ -272,9 +272,9 @@ def _range(where: str, kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     vals: dict[str, Any] = {}
     for name in ("low", "high"):
         v = spec.get(name)
-        if isinstance(v, bool) or not isinstance(v, number):
-            raise ConfigError(f"{where}.{name}", f"got {v!r}; expected "
-                              f"{'an integer' if kind == 'int' else 'a number'}")
+        if isinstance(v, bool) or not isinstance(v, number) or not math.isfinite(v):
+            raise ConfigError(f"{where}.{name}", f"got {v!r}; expected a finite "
+                              f"{'integer' if kind == 'int' else 'number'}")
         vals[name] = v
     low, high = vals["low"], vals["high"]
     if low > high:
@@ -286,7 +286,8 @@ def _range(where: str, kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"{where}.low", f"got {low}; a log scale needs low > 0")
     step = spec.get("step")
     if step is not None:
-        if isinstance(step, bool) or not isinstance(step, number) or step <= 0:
+        if isinstance(step, bool) or not isinstance(step, number) or not step > 0 \
+                or not math.isfinite(step):
             raise ConfigError(f"{where}.step", f"got {step!r}; expected a positive "
                               f"{'integer' if kind == 'int' else 'number'}")
         if log:

