@@ -109,6 +109,21 @@ def load_trials(journal: Path) -> list[FrozenTrial]:
     return sorted(study.get_trials(), key=lambda t: t.number)
 
 
+def print_table(out: dict[str, Any], args: argparse.Namespace, wall: float) -> None:
+    none = out["arms"]["none"]
+    print(f"\n{args.trials} trials x {args.epochs} epochs, random sampler seed {args.seed}, "
+          f"subset {args.subset} (val fraction {args.val_fraction}), width <= "
+          f"{args.max_width}, depth <= {args.max_depth}; unpruned search {wall:.0f} s\n")
+    print("| pruner | best val acc | gap to none (points) | epochs | vs none | pruned | "
+          "pruned that would beat the winner |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, r in out["arms"].items():
+        gap = 100 * (none["best_acc"] - r["best_acc"])
+        print(f"| {label} | {100 * r['best_acc']:.2f}% | {gap:.2f} | {r['epochs']} | "
+              f"{r['epochs'] / none['epochs']:.2f} | {r['pruned']} | "
+              f"{r['pruned_beating_winner']} of {r['pruned']} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
@@ -121,6 +136,9 @@ def main() -> None:
     parser.add_argument("--max-depth", type=int, default=2)
     parser.add_argument("--check", default=None, help="also run this arm as a real search")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="run the searches in this folder and keep them (default: a "
+                        "temporary folder)")
     parser.add_argument("--journal", type=Path, default=None,
                         help="replay this unpruned study's journal instead of running one "
                         "(its finished trials, in order)")
@@ -130,7 +148,9 @@ def main() -> None:
               f"data.train_subset={args.subset}", f"data.val_fraction={args.val_fraction}",
               *([f"data.root={args.root}"] if args.root else [])]
     out: dict[str, Any] = {"command": " ".join(sys.argv), "arms": {}}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or Path(scratch)
+        tmp.mkdir(parents=True, exist_ok=True)
         space = narrowed(Path(tmp), args.max_width, args.max_depth)
         root = Path(tmp) / "none"
         if args.journal:
@@ -142,31 +162,19 @@ def main() -> None:
             out["search_wall_s"] = round(wall, 1)
         for label, spec in ARMS.items():
             out["arms"][label] = replay(trials, spec, args.epochs)
+        print_table(out, args, wall)
         if args.check:
             spec = ARMS[args.check]
             flow = yaml.safe_dump(spec, default_flow_style=True).strip()
             real = Path(tmp) / "check"
-            run_search(real, [*common, f"search.pruner={flow}"], space=space)
+            # `~` then `+`: a dict override would merge into the space's own pruner options
+            run_search(real, [*common, "~search.pruner", f"+search.pruner={flow}"], space=space)
             got = {t.number: verdict(t) for t in load_trials(real / STUDY / "journal.log")
-                   if verdict(t) in
-                   ("COMPLETE", "PRUNED")}
+                   if verdict(t) in ("COMPLETE", "PRUNED")}
             out["check"] = {"arm": args.check, "real": got,
                             "agrees": got == out["arms"][args.check]["verdicts"]}
-    none = out["arms"]["none"]
-    print(f"\n{args.trials} trials x {args.epochs} epochs, random sampler seed {args.seed}, "
-          f"subset {args.subset} (val fraction {args.val_fraction}), width <= "
-          f"{args.max_width}, depth <= {args.max_depth}; unpruned search {wall:.0f} s\n")
-    print("| pruner | best val acc | gap to none (points) | epochs | vs none | pruned | "
-          "pruned that would beat the winner |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for label, r in out["arms"].items():
-        gap = 100 * (none["best_acc"] - r["best_acc"])
-        print(f"| {label} | {100 * r['best_acc']:.2f}% | {gap:.2f} | {r['epochs']} | "
-              f"{r['epochs'] / none['epochs']:.2f} | {r['pruned']} | "
-              f"{r['pruned_beating_winner']} of {r['pruned']} |")
-    if "check" in out:
-        print(f"\nreal search with {out['check']['arm']}: verdicts agree with the replay: "
-              f"{out['check']['agrees']}")
+            print(f"\nreal search with {args.check}: verdicts agree with the replay: "
+                  f"{out['check']['agrees']} (real {got})")
     if args.json:
         for r in out["arms"].values():
             r["verdicts"] = {str(k): v for k, v in r["verdicts"].items()}

@@ -9,13 +9,15 @@ mean (percentage points). Printed per data set, sampler and budget: mean and med
 and the share of runs whose returned candidate is the optimum.
 
 "+ prescreen" runs are warm-started like `search.prescreen` (strategy/prescreen.py): 100
-random cells scored by synflow, the best 10 enqueued first. Their synflow values come from
-bench/bench_proxies.py's file (bench/figures/nb201_proxies.json: 1,000 random cells, the
-CIFAR-10 network); the 100 are drawn from those cells, and the CIFAR-10 network's synflow is
-used for every data set.
+random cells scored by synflow, the best 10 enqueued first (--prescreen-samples, -top).
+Their synflow values come from bench/bench_proxies.py's file
+(bench/figures/nb201_proxies.json: 1,000 random cells, the CIFAR-10 network); the 100 are
+drawn from those cells, and the CIFAR-10 network's synflow is used for every data set.
 
     python bench/bench_search_quality.py --seeds 30            # writes bench/figures/...png
     python bench/bench_search_quality.py --seeds 5 --datasets cifar10 --samplers tpe
+    python bench/bench_search_quality.py --datasets cifar10 --evals 100 \
+        --samplers '{"name": "tpe", "n_startup_trials": 5}'     # any search.sampler spec
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from archforge.search.strategy.samplers import make_sampler
 BUDGETS = (10, 30, 100, 300)
 HERE = Path(__file__).resolve().parent
 PROXIES = HERE / "figures" / "nb201_proxies.json"
+FLOOR = 0.005  # a mean regret of 0 on the log scale
 
 
 @dataclass(frozen=True)
@@ -53,15 +56,17 @@ class Arm:
 
 
 def run(space: SearchSpace, table: NB201Table, arm: Arm, seed: int, evals: int,
-        pool: dict[str, float]) -> tuple[list[float], list[bool]]:
+        pool: dict[str, float], samples: int = 100,
+        top: int = 10) -> tuple[list[float], list[bool]]:
     """Regret of the returned candidate after each evaluation, and whether it is the optimum."""
+    spec = json.loads(arm.sampler) if arm.sampler.startswith("{") else arm.sampler
     study = optuna.create_study(direction="maximize",
-                                sampler=make_sampler(arm.sampler, space, seed, False))
+                                sampler=make_sampler(spec, space, seed, False))
     names = [p.path for p in space.params]
     if arm.prescreen:
-        keys = random.Random(f"prescreen:{seed}").sample(sorted(pool), 100)
+        keys = random.Random(f"prescreen:{seed}").sample(sorted(pool), samples)
         cells = [dict(zip(names, table.ops(k), strict=True)) for k in keys]
-        enqueue_best(study, cells, [pool[k] for k in keys], 10)
+        enqueue_best(study, cells, [pool[k] for k in keys], top)
     best_value, best_key = float("-inf"), ""
     regret, optimum = [], []
     for number in range(evals):
@@ -84,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--datasets", nargs="*", default=["cifar10", "cifar100", "imagenet"])
     ap.add_argument("--samplers", nargs="*", default=["random", "tpe", "evolution"])
     ap.add_argument("--no-prescreen", action="store_true")
+    ap.add_argument("--prescreen-samples", type=int, default=100,
+                    help="cells scored (at most the 1,000 of bench_proxies' file)")
+    ap.add_argument("--prescreen-top", type=int, default=10)
     ap.add_argument("--plot", default=str(HERE / "figures" / "nb201_search_quality.png"))
     args = ap.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -93,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     arms = [Arm(s, p) for s in args.samplers for p in ((False,) if args.no_prescreen
                                                         else (False, True))]
     budgets = [b for b in BUDGETS if b <= args.evals]
+    begun = time.perf_counter()
     curves: dict[tuple[str, str], list[float]] = {}
     print(f"{args.seeds} seeds per arm, {args.evals} evaluations per run; regret in "
           "percentage points of mean validation accuracy; 'optimum': share of runs whose "
@@ -106,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("|---" * (len(budgets) + 2) + "|")
         for arm in arms:
             started = time.perf_counter()
-            results = [run(space, table, arm, seed, args.evals, pool)
+            results = [run(space, table, arm, seed, args.evals, pool,
+                           args.prescreen_samples, args.prescreen_top)
                        for seed in range(args.seeds)]
             per_run = (time.perf_counter() - started) / args.seeds
             cells = []
@@ -119,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             curves[(dataset, arm.label)] = [statistics.fmean(r[n] for r, _ in results)
                                             for n in range(args.evals)]
     plot(curves, args.datasets, arms, Path(args.plot))
-    print(f"\nplot: {args.plot}")
+    print(f"\nplot: {args.plot}; the whole bench took {time.perf_counter() - begun:.0f} s")
 
 
 def plot(curves: dict[tuple[str, str], list[float]], datasets: Sequence[str],
@@ -133,12 +143,14 @@ def plot(curves: dict[tuple[str, str], list[float]], datasets: Sequence[str],
     for ax, dataset in zip(axes[0], datasets, strict=True):
         for arm in arms:
             ys = curves[(dataset, arm.label)]
-            ax.plot(range(1, len(ys) + 1), ys, label=arm.label,
+            ax.plot(range(1, len(ys) + 1), [max(y, FLOOR) for y in ys], label=arm.label,
                     linestyle="--" if arm.prescreen else "-")
         ax.set_xscale("log")
-        ax.set_yscale("symlog", linthresh=0.05)
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=FLOOR * 0.8)
+        ax.axhline(0.05, color="grey", linewidth=0.8, linestyle=":")
         ax.set_xlabel("evaluations")
-        ax.set_ylabel("mean regret (points)")
+        ax.set_ylabel(f"mean regret (points; 0 drawn at {FLOOR})")
         ax.set_title(load_table(dataset).data.title)
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(fontsize=8)

@@ -97,9 +97,11 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
                 del node[leaf]
             else:
                 value = ov.value()
-                # a mapping that names its kind (`search.pruner={name: median}`) replaces the
-                # old one: merged into a hyperband preset it would inherit hyperband's options
-                kind = isinstance(value, dict) and bool({"name", "_target_"} & set(value))
+                # a search mapping that names its kind (`search.pruner={name: median}`)
+                # replaces the old one: merged into a hyperband preset it would inherit
+                # hyperband's options
+                kind = (key.startswith("search.") and isinstance(value, dict)
+                        and bool({"name", "_target_"} & set(value)))
                 OmegaConf.update(cfg, key, value, merge=not kind, force_add=ov.is_add())
         except OmegaConfBaseException as exc:
             raise ConfigError(key, str(exc).splitlines()[0]) from exc

@@ -28,6 +28,8 @@ COST_METRICS = ("params", "macs", "latency_ms")
 TRAIN_METRICS = ("val/acc", "val/loss", "val/acc_top5")
 DIRECTIONS = ("maximize", "minimize")
 START_METHODS = ("auto", "fork", "spawn")
+DEFAULT_PRUNER = {"name": "hyperband", "min_resource": 1, "reduction_factor": 3,
+                  "bootstrap_count": 1}
 MAX_THREADS = 1024  # torch threads per worker: more than any machine has cores
 
 
@@ -102,7 +104,10 @@ class SearchSettings:
     sampler: Any = "tpe"
     evaluator: Any = "training"  # how a candidate is scored: training | table (strategy/)
     prescreen: Prescreen = field(default_factory=Prescreen)
-    pruner: Any = "median"
+    # Hyperband (Li et al. 2018), a rung's first arrival stopped (bootstrap_count 1): on a
+    # fixed Fashion-MNIST subset it kept the unpruned search's winner with the fewest epochs,
+    # where median stopping pruned it (bench/bench_pruners.py, bench/RESULTS.md).
+    pruner: Any = field(default_factory=lambda: dict(DEFAULT_PRUNER))
     # The pruner prunes nothing until this many trials completed (first_winner.py): a short
     # search always ends with a winner. 0 lets the pruner judge from the first trial on.
     min_completed: int = 1

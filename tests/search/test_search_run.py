@@ -89,9 +89,10 @@ def test_the_final_epoch_is_never_pruned(root: Path) -> None:
     # A threshold no accuracy reaches prunes every trial at its first chance, but never after
     # the last epoch has been paid for: a fully trained candidate completes.
     always = "search.pruner={name: threshold, lower: 2.0}"
-    assert search(tiny_args(root, "search.n_trials=1", always)) == 0
-    assert search(tiny_args(root, "search.n_trials=1", always, "search.study_name=one_epoch",
-                            "trainer.max_epochs=1")) == 0
+    first = "search.min_completed=0"  # prune from the first trial on
+    assert search(tiny_args(root, "search.n_trials=1", always, first)) == 0
+    assert search(tiny_args(root, "search.n_trials=1", always, first,
+                            "search.study_name=one_epoch", "trainer.max_epochs=1")) == 0
     (two,) = load(root).trials
     (one,) = load(root, "one_epoch").trials
     assert two.state == TrialState.PRUNED and two.user_attrs["epochs"] == 1
@@ -130,7 +131,8 @@ def test_pruning_with_the_ddp_preset(root: Path) -> None:
     from its spawned process and the pruning decision stops both ranks."""
     args = tiny_args(root, "search.n_trials=2", "trainer=ddp", "trainer.accelerator=cpu",
                      "trainer.devices=2", "trainer.max_epochs=3",
-                     "search.pruner={name: threshold, lower: 0.99}")
+                     "search.pruner={name: threshold, lower: 0.99}",
+                     "search.min_completed=0")  # prune from the first trial on
     assert search(args) == 0
     trials = load(root).trials
     assert [t.state for t in trials] == [TrialState.PRUNED] * 2

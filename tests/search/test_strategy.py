@@ -18,6 +18,7 @@ from archforge.search.strategy import EVALUATORS, Evaluator
 from archforge.search.strategy import nb201_table as table_module
 from archforge.search.strategy.evolution import RegularizedEvolutionSampler
 from archforge.search.strategy.nb201_table import load_table
+from archforge.search.strategy.prescreen import enqueue_best, random_candidates
 from archforge.search.trial.outcome import Candidate, Outcome
 
 
@@ -162,3 +163,29 @@ def test_evolution_settings_are_checked() -> None:
         RegularizedEvolutionSampler(population_size=4, tournament_size=5)
     with pytest.raises(ConfigError, match="population_size"):
         RegularizedEvolutionSampler(population_size=1)
+
+
+# --- proxy pre-screening ---------------------------------------------------------------------
+def test_enqueue_best_takes_the_top_distinct_candidates_best_first() -> None:
+    study = optuna.create_study()
+    cands = [{"a": 1}, {"a": 2}, {"a": 2}, {"a": 3}, {"a": 4}]
+    chosen = enqueue_best(study, cands, [0.5, 3.0, 3.0, float("-inf"), 1.0], 2)
+    assert chosen == [{"a": 2}, {"a": 4}]
+    assert [study.ask({"a": optuna.distributions.IntDistribution(0, 9)}).params["a"]
+            for _ in range(2)] == [2, 4]
+
+
+def test_prescreen_runs_the_proxys_favourites_first(root: Path) -> None:
+    # proxy `params`: the two largest of six random cells (seed 0) must be trials 0 and 1
+    assert search(nb201_args(root, "search.n_trials=3", "search.prescreen.samples=6",
+                             "search.prescreen.top=2", "search.prescreen.proxy=params")) == 0
+    table = load_table("cifar10")
+    space = prepare(nb201_args(root)).space
+    names = [p.path for p in space.params]
+    sizes = sorted((table.entry([c[n] for n in names]).params
+                    for c in random_candidates(space, 6, 0)), reverse=True)
+    trials = load(root, "nb201").trials
+    assert [t.user_attrs.get("prescreened", False) for t in trials] == [True, True, False]
+    assert [t.user_attrs["params"] for t in trials[:2]] == sizes[:2]
+    with pytest.raises(ConfigError, match=r"search\.prescreen\.top"):
+        prepare(nb201_args(root, "search.prescreen.samples=2", "search.prescreen.top=3"))

@@ -104,6 +104,15 @@ def test_a_sweep_override_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtu
         capsys.readouterr().err
 
 
+def test_a_sweep_without_search_settings_says_which_are_missing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["train", "-m", "hydra/sweeper=archforge", f"hydra.sweep.dir={tmp_path / 'm'}"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "ConfigError: search: which search space? pass search=<name>" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def _popen(args: list[str], cwd: Path) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "archforge.cli", *args], cwd=cwd, env=env,
