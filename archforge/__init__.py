@@ -35,7 +35,7 @@ _EXPORTS: dict[str, str] = {
     "STEMS": "archforge.model.registry",
     "Registry": "archforge.model.registry",
     "load_weights": "archforge.checkpoint.weights",
-    "PruningCallback": "archforge.search.trial.job",
+    "PruningCallback": "archforge.cli.sweep_job",
 }
 
 __all__ = [
@@ -81,10 +81,10 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # static type checkers see the real names
     from archforge.api import build, resolve, summary
     from archforge.checkpoint.weights import load_weights
+    from archforge.cli.sweep_job import PruningCallback
     from archforge.errors import CheckpointError, ConfigError, OptionError
     from archforge.model.discovery import load_plugins
     from archforge.model.layers import ConvNormAct, make_act, make_norm, make_shortcut
     from archforge.model.network import Network
     from archforge.model.registry import BLOCKS, HEADS, SHORTCUTS, STEMS, Registry
     from archforge.model.schema import HeadConfig, ModelConfig, StageConfig, StemConfig
-    from archforge.search.trial.job import PruningCallback

@@ -4,7 +4,7 @@ ONNX uses torch's TorchScript-based exporter (`dynamo=False`) by default: on the
 convolutional networks it is quick, needs no extra packages at export time and its outputs
 match onnxruntime within 1e-5 here; `to_onnx(..., dynamo=True)` uses the `torch.export`-based
 one. The batch dimension is dynamic in both formats. An edge module: it uses
-`archforge.checkpoint`; nothing imports it but the command line.
+`archforge.checkpoint`; nothing imports it but the command line (archforge/cli/export.py).
 """
 
 from __future__ import annotations
@@ -16,13 +16,11 @@ import torch
 from torch import nn
 
 from archforge.checkpoint import load_network
-from archforge.cli.command_args import parse_key_values
 from archforge.errors import ConfigError
 
 FORMATS = ("onnx", "torchscript", "both")
 DEFAULT_OPSET = 17  # the TorchScript-based exporter's; the dynamo exporter starts at 18
 DYNAMO_MIN_OPSET = 18
-KEYS = {"checkpoint": Path, "format": str, "output": Path, "opset": int}
 
 
 def opset_range(dynamo: bool = False) -> tuple[int, int]:
@@ -135,15 +133,3 @@ def export_checkpoint(
     if fmt in ("torchscript", "both"):
         written.append(to_torchscript(net, folder / f"{ckpt.stem}.torchscript.pt"))
     return written
-
-
-def command(args: list[str]) -> int:
-    """archforge export checkpoint=PATH [format=onnx|torchscript|both] [output=DIR]
-    [opset=N]"""
-    opts = parse_key_values(args, KEYS, "export", required=("checkpoint",))
-    written = export_checkpoint(
-        opts["checkpoint"], opts.get("format", "both"), opts.get("output"), opts.get("opset")
-    )
-    for path in written:
-        print(f"wrote {path}")
-    return 0

@@ -2,14 +2,13 @@
 like the training data, print the most probable classes.
 
 An edge module: it uses `archforge.checkpoint` and the data package; nothing imports it
-but the command line.
+but the command line (archforge/cli/predict.py).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +18,11 @@ import torch
 from torch import nn
 
 from archforge.checkpoint import load_network
-from archforge.cli.command_args import parse_key_values
 from archforge.errors import ConfigError
 from archforge.model.network import Network
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
-KEYS = {"checkpoint": Path, "input": Path, "top_k": int}
 
 
 def image_paths(path: Path) -> list[Path]:
@@ -128,24 +125,3 @@ class Predictor:
         with Image.open(path) as image:
             x = self.preprocess(image)
         return self.predict_tensor(x.unsqueeze(0), top_k)[0]
-
-
-def command(args: list[str]) -> int:
-    """archforge predict checkpoint=PATH input=IMAGE_OR_FOLDER [top_k=1]"""
-    from PIL import Image
-
-    opts = parse_key_values(args, KEYS, "predict", required=("checkpoint", "input"))
-    top_k = opts.get("top_k", 1)
-    if top_k < 1:
-        raise ConfigError("top_k", f"got {top_k}; expected an integer >= 1")
-    paths = image_paths(opts["input"])  # before loading: a typo fails fast
-    predictor = Predictor.from_checkpoint(opts["checkpoint"])
-    for path in paths:
-        try:
-            ranked = predictor.predict_file(path, top_k)
-        except (OSError, Image.DecompressionBombError) as exc:
-            print(f"{path}: skipped ({exc})", file=sys.stderr)
-            continue
-        shown = ", ".join(f"{label} ({prob:.3f})" for label, prob in ranked)
-        print(f"{path}: {shown}")
-    return 0

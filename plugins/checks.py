@@ -58,3 +58,16 @@ def width_list(
         raise OptionError(name, list(values), f"expected a list of at least {minimum} widths")
     if not all(v >= 1 for v in values):
         raise OptionError(name, list(values), "expected widths >= 1")
+
+
+def positive_widths(**values: int) -> None:
+    """Branch widths given as keyword options (`ch1x1=64, pool_proj=32`): each >= 1."""
+    for name, value in values.items():
+        at_least(name, value)
+
+
+def fixed_stride(stride: int, required: int, what: str, hint: str = "") -> None:
+    """A block whose shape fixes its stride (a grid reduction always halves): `hint` says
+    where the other stride lives, e.g. "; downsample with inception_v3_reduction_a"."""
+    if stride != required:
+        raise OptionError("stride", stride, f"{what} always has stride {required}{hint}")

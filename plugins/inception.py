@@ -18,81 +18,22 @@ convs are conv (no bias) -> batch norm (eps 1e-3, as the released weights) -> Re
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from archforge import BLOCKS, ConvNormAct, OptionError
+from archforge import BLOCKS
 
-
-class Concat(nn.Module):
-    """Runs every branch on the same input and concatenates along channels."""
-
-    def __init__(self, branches: dict[str, nn.Module], widths: dict[str, int]) -> None:
-        super().__init__()
-        self.branches = nn.ModuleDict(branches)
-        self.out_channels = sum(widths.values())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([branch(x) for branch in self.branches.values()], dim=1)
-
-
-class _Module(nn.Module):
-    """Shared checks and the forward of the modules below (a `Concat` named `body`)."""
-
-    body: Concat
-
-    def __init__(self, norm: str, act: str, eps: float) -> None:
-        super().__init__()
-        self._norm, self._act, self._eps = norm, act, eps
-
-    def cna(
-        self,
-        cin: int,
-        cout: int,
-        kernel: int | tuple[int, int],
-        stride: int = 1,
-        padding: int | None = None,
-    ) -> ConvNormAct:
-        return ConvNormAct(
-            cin, cout, kernel, stride, padding, norm=self._norm, act=self._act, eps=self._eps
-        )
-
-    def finish(self, body: Concat, out_channels: int | None) -> None:
-        # The builder compares a requested width with the produced one too, but only the block
-        # can say why the number is what it is.
-        if out_channels is not None and out_channels != body.out_channels:
-            raise OptionError(
-                "out_channels",
-                out_channels,
-                f"the branches concatenate to {body.out_channels} channels (set null or "
-                f"{body.out_channels}, or change the branch widths)",
-            )
-        self.body = body
-        self.out_channels = body.out_channels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
-
-
-def _positive(**widths: int) -> None:
-    for name, value in widths.items():
-        if value < 1:
-            raise OptionError(name, value, "expected an integer >= 1")
-
-
-def _stride(stride: int, required: int, what: str, hint: str = "") -> None:
-    if stride != required:
-        raise OptionError("stride", stride, f"{what} always has stride {required}{hint}")
-
-
-def _odd(name: str, value: int, minimum: int = 1) -> None:
-    # Odd kernels keep 'same' padding symmetric, so the branches stay concatenable.
-    if value < minimum or value % 2 == 0:
-        raise OptionError(name, value, f"expected an odd integer >= {minimum}")
+from .checks import fixed_stride, odd_kernel, positive_widths
+from .inception_parts import (
+    Concat,
+    InceptionModule,
+    avg_pool_proj,
+    factorised,
+    split,
+)
 
 
 @BLOCKS.register("inception")
-class Inception(_Module):
+class Inception(InceptionModule):
     """GoogLeNet's module: 1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | max-pool 3x3 -> 1x1."""
 
     def __init__(
@@ -112,10 +53,10 @@ class Inception(_Module):
         eps: float = 1e-3,
     ) -> None:
         super().__init__(norm, act, eps)
-        _stride(stride, 1, "an inception module", "; downsample with a maxpool stage")
-        _positive(ch1x1=ch1x1, ch3x3red=ch3x3red, ch3x3=ch3x3, ch5x5red=ch5x5red, ch5x5=ch5x5,
+        fixed_stride(stride, 1, "an inception module", "; downsample with a maxpool stage")
+        positive_widths(ch1x1=ch1x1, ch3x3red=ch3x3red, ch3x3=ch3x3, ch5x5red=ch5x5red, ch5x5=ch5x5,
                   pool_proj=pool_proj)
-        _odd("kernel_5x5", kernel_5x5)
+        odd_kernel("kernel_5x5", kernel_5x5)
         branches: dict[str, nn.Module] = {
             "b1x1": self.cna(in_channels, ch1x1, 1),
             "b3x3": nn.Sequential(
@@ -133,29 +74,8 @@ class Inception(_Module):
         self.finish(Concat(branches, widths), out_channels)
 
 
-def _avg_pool_proj(
-    module: _Module, cin: int, cout: int, count_include_pad: bool = True
-) -> nn.Sequential:
-    # count_include_pad=False averages border windows over real pixels only, as the released
-    # Inception-v4 / Inception-ResNet-v2 models do; torchvision's Inception-v3 counts the pad.
-    pool = nn.AvgPool2d(3, 1, 1, count_include_pad=count_include_pad)
-    return nn.Sequential(pool, module.cna(cin, cout, 1))
-
-
-def _factorised(
-    module: _Module, cin: int, widths: list[int], n: int, first_row: bool
-) -> list[nn.Module]:
-    """Alternating 1xn / nx1 convs (Szegedy et al. 2016, Fig. 6): an nxn at 2n/n^2 the cost."""
-    layers: list[nn.Module] = []
-    row = first_row
-    for width in widths:
-        layers.append(module.cna(cin, width, (1, n) if row else (n, 1)))
-        cin, row = width, not row
-    return layers
-
-
 @BLOCKS.register("inception_v3_a")
-class InceptionV3A(_Module):
+class InceptionV3A(InceptionModule):
     """35x35 module: 1x1 | 1x1 -> 5x5 | 1x1 -> 3x3 -> 3x3 | avg-pool -> 1x1.
 
     The double-3x3 branch is Fig. 5's factorised 5x5 (two 3x3s see the same 5x5 window at
@@ -180,8 +100,8 @@ class InceptionV3A(_Module):
         eps: float = 1e-3,
     ) -> None:
         super().__init__(norm, act, eps)
-        _stride(stride, 1, "inception_v3_a", "; downsample with inception_v3_reduction_a")
-        _positive(ch1x1=ch1x1, ch5x5red=ch5x5red, ch5x5=ch5x5, ch3x3dblred=ch3x3dblred,
+        fixed_stride(stride, 1, "inception_v3_a", "; downsample with inception_v3_reduction_a")
+        positive_widths(ch1x1=ch1x1, ch5x5red=ch5x5red, ch5x5=ch5x5, ch3x3dblred=ch3x3dblred,
                   ch3x3dbl=ch3x3dbl, pool_features=pool_features)
         branches: dict[str, nn.Module] = {
             "b1x1": self.cna(in_channels, ch1x1, 1),
@@ -193,14 +113,14 @@ class InceptionV3A(_Module):
                 self.cna(ch3x3dblred, ch3x3dbl, 3),
                 self.cna(ch3x3dbl, ch3x3dbl, 3),
             ),
-            "pool": _avg_pool_proj(self, in_channels, pool_features, count_include_pad),
+            "pool": avg_pool_proj(self, in_channels, pool_features, count_include_pad),
         }
         widths = {"b1x1": ch1x1, "b5x5": ch5x5, "b3x3dbl": ch3x3dbl, "pool": pool_features}
         self.finish(Concat(branches, widths), out_channels)
 
 
 @BLOCKS.register("inception_v3_b")
-class InceptionV3B(_Module):
+class InceptionV3B(InceptionModule):
     """17x17 module (Fig. 6): 1x1 | 1x1 -> 1xn -> nx1 | 1x1 -> (nx1 -> 1xn) x2 | pool -> 1x1.
 
     `channels_7x7` is the width inside the factorised branches, `ch7x7` what each emits.
@@ -221,35 +141,27 @@ class InceptionV3B(_Module):
         eps: float = 1e-3,
     ) -> None:
         super().__init__(norm, act, eps)
-        _stride(stride, 1, "inception_v3_b", "; downsample with inception_v3_reduction_b")
-        _positive(channels_7x7=channels_7x7, ch1x1=ch1x1, ch7x7=ch7x7, pool_proj=pool_proj)
-        _odd("n", n, 3)
+        fixed_stride(stride, 1, "inception_v3_b", "; downsample with inception_v3_reduction_b")
+        positive_widths(channels_7x7=channels_7x7, ch1x1=ch1x1, ch7x7=ch7x7, pool_proj=pool_proj)
+        odd_kernel("n", n, 3)
         c7 = channels_7x7
         branches: dict[str, nn.Module] = {
             "b1x1": self.cna(in_channels, ch1x1, 1),
             "b7x7": nn.Sequential(
-                self.cna(in_channels, c7, 1), *_factorised(self, c7, [c7, ch7x7], n, True)
+                self.cna(in_channels, c7, 1), *factorised(self, c7, [c7, ch7x7], n, True)
             ),
             "b7x7dbl": nn.Sequential(
                 self.cna(in_channels, c7, 1),
-                *_factorised(self, c7, [c7, c7, c7, ch7x7], n, False),
+                *factorised(self, c7, [c7, c7, c7, ch7x7], n, False),
             ),
-            "pool": _avg_pool_proj(self, in_channels, pool_proj),
+            "pool": avg_pool_proj(self, in_channels, pool_proj),
         }
         widths = {"b1x1": ch1x1, "b7x7": ch7x7, "b7x7dbl": ch7x7, "pool": pool_proj}
         self.finish(Concat(branches, widths), out_channels)
 
 
-def _split(module: _Module, cin: int, cout: int) -> Concat:
-    """Parallel 1x3 and 3x1 on one input (Fig. 7): widens the 8x8 representation."""
-    return Concat(
-        {"b1x3": module.cna(cin, cout, (1, 3)), "b3x1": module.cna(cin, cout, (3, 1))},
-        {"b1x3": cout, "b3x1": cout},
-    )
-
-
 @BLOCKS.register("inception_v3_c")
-class InceptionV3C(_Module):
+class InceptionV3C(InceptionModule):
     """8x8 module (Fig. 7): 1x1 | 1x1 -> [1x3, 3x1] | 1x1 -> 3x3 -> [1x3, 3x1] | pool -> 1x1."""
 
     def __init__(
@@ -268,27 +180,27 @@ class InceptionV3C(_Module):
         eps: float = 1e-3,
     ) -> None:
         super().__init__(norm, act, eps)
-        _stride(stride, 1, "inception_v3_c")
-        _positive(ch1x1=ch1x1, ch3x3red=ch3x3red, ch3x3=ch3x3, ch3x3dblred=ch3x3dblred,
+        fixed_stride(stride, 1, "inception_v3_c")
+        positive_widths(ch1x1=ch1x1, ch3x3red=ch3x3red, ch3x3=ch3x3, ch3x3dblred=ch3x3dblred,
                   ch3x3dbl=ch3x3dbl, pool_proj=pool_proj)
         branches: dict[str, nn.Module] = {
             "b1x1": self.cna(in_channels, ch1x1, 1),
             "b3x3": nn.Sequential(
-                self.cna(in_channels, ch3x3red, 1), _split(self, ch3x3red, ch3x3)
+                self.cna(in_channels, ch3x3red, 1), split(self, ch3x3red, ch3x3)
             ),
             "b3x3dbl": nn.Sequential(
                 self.cna(in_channels, ch3x3dblred, 1),
                 self.cna(ch3x3dblred, ch3x3dbl, 3),
-                _split(self, ch3x3dbl, ch3x3dbl),
+                split(self, ch3x3dbl, ch3x3dbl),
             ),
-            "pool": _avg_pool_proj(self, in_channels, pool_proj),
+            "pool": avg_pool_proj(self, in_channels, pool_proj),
         }
         widths = {"b1x1": ch1x1, "b3x3": 2 * ch3x3, "b3x3dbl": 2 * ch3x3dbl, "pool": pool_proj}
         self.finish(Concat(branches, widths), out_channels)
 
 
 @BLOCKS.register("inception_v3_reduction_a")
-class InceptionV3ReductionA(_Module):
+class InceptionV3ReductionA(InceptionModule):
     """35 -> 17 (Fig. 10): 3x3/2 | 1x1 -> 3x3 -> 3x3/2 | max-pool 3x3/2, concatenated.
 
     Striding convs and a pool side by side shrinks the grid while widening the filter bank,
@@ -308,8 +220,8 @@ class InceptionV3ReductionA(_Module):
         eps: float = 1e-3,
     ) -> None:
         super().__init__(norm, act, eps)
-        _stride(stride, 2, "a grid reduction")
-        _positive(ch3x3=ch3x3, ch3x3dblred=ch3x3dblred, ch3x3dbl=ch3x3dbl)
+        fixed_stride(stride, 2, "a grid reduction")
+        positive_widths(ch3x3=ch3x3, ch3x3dblred=ch3x3dblred, ch3x3dbl=ch3x3dbl)
         branches: dict[str, nn.Module] = {
             "b3x3": self.cna(in_channels, ch3x3, 3, 2, 0),
             "b3x3dbl": nn.Sequential(
@@ -324,7 +236,7 @@ class InceptionV3ReductionA(_Module):
 
 
 @BLOCKS.register("inception_v3_reduction_b")
-class InceptionV3ReductionB(_Module):
+class InceptionV3ReductionB(InceptionModule):
     """17 -> 8: 1x1 -> 3x3/2 | 1x1 -> 1xn -> nx1 -> 3x3/2 | max-pool 3x3/2, concatenated."""
 
     def __init__(
@@ -342,16 +254,16 @@ class InceptionV3ReductionB(_Module):
         eps: float = 1e-3,
     ) -> None:
         super().__init__(norm, act, eps)
-        _stride(stride, 2, "a grid reduction")
-        _positive(ch3x3red=ch3x3red, ch3x3=ch3x3, ch7x7x3red=ch7x7x3red, ch7x7x3=ch7x7x3)
-        _odd("n", n, 3)
+        fixed_stride(stride, 2, "a grid reduction")
+        positive_widths(ch3x3red=ch3x3red, ch3x3=ch3x3, ch7x7x3red=ch7x7x3red, ch7x7x3=ch7x7x3)
+        odd_kernel("n", n, 3)
         branches: dict[str, nn.Module] = {
             "b3x3": nn.Sequential(
                 self.cna(in_channels, ch3x3red, 1), self.cna(ch3x3red, ch3x3, 3, 2, 0)
             ),
             "b7x7x3": nn.Sequential(
                 self.cna(in_channels, ch7x7x3red, 1),
-                *_factorised(self, ch7x7x3red, [ch7x7x3red, ch7x7x3red], n, True),
+                *factorised(self, ch7x7x3red, [ch7x7x3red, ch7x7x3red], n, True),
                 self.cna(ch7x7x3red, ch7x7x3, 3, 2, 0),
             ),
             "pool": nn.MaxPool2d(3, 2),

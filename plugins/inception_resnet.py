@@ -31,7 +31,7 @@ from archforge import BLOCKS, ConvNormAct, OptionError, make_act
 from archforge.model.layers import conv
 
 from .checks import width_list
-from .inception import Concat, _Module
+from .inception_parts import Concat, InceptionModule
 
 
 @BLOCKS.register("inception_resnet")
@@ -160,7 +160,7 @@ class InceptionResNetC(InceptionResNet):
 
 
 @BLOCKS.register("inception_resnet_reduction_b")
-class InceptionResNetReductionB(_Module):
+class InceptionResNetReductionB(InceptionModule):
     """17 -> 8 (Fig. 18): 1x1 -> 3x3/2 | 1x1 -> 3x3/2 | 1x1 -> 3x3 -> 3x3/2 | max-pool 3x3/2.
 
     Each option lists a branch's widths, its 1x1 reduction first (v2's defaults).

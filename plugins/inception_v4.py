@@ -21,16 +21,8 @@ from torch import nn
 
 from archforge import BLOCKS, STEMS, ConvNormAct, OptionError
 
-from .checks import width_list
-from .inception import (
-    Concat,
-    _avg_pool_proj,
-    _factorised,
-    _Module,
-    _positive,
-    _split,
-    _stride,
-)
+from .checks import fixed_stride, positive_widths, width_list
+from .inception_parts import Concat, InceptionModule, avg_pool_proj, factorised, split
 
 
 @STEMS.register("inception_v4")
@@ -70,7 +62,7 @@ class InceptionV4Stem(nn.Sequential):
 
 
 @BLOCKS.register("inception_v4_a")
-class InceptionV4A(_Module):
+class InceptionV4A(InceptionModule):
     """35x35 module (Fig. 4): 1x1 | 1x1 -> 3x3 | 1x1 -> 3x3 -> 3x3 | avg-pool -> 1x1."""
 
     def __init__(
@@ -87,15 +79,15 @@ class InceptionV4A(_Module):
         eps: float = 1e-3,
     ) -> None:
         super().__init__(norm, act, eps)
-        _stride(stride, 1, "inception_v4_a", "; downsample with inception_v4_reduction_a")
-        _positive(ch1x1=ch1x1, pool_proj=pool_proj)
+        fixed_stride(stride, 1, "inception_v4_a", "; downsample with inception_v4_reduction_a")
+        positive_widths(ch1x1=ch1x1, pool_proj=pool_proj)
         width_list("b3x3", b3x3)
         width_list("b3x3dbl", b3x3dbl)
         branches: dict[str, nn.Module] = {
             "b1x1": self.cna(in_channels, ch1x1, 1),
             "b3x3": self._chain(in_channels, b3x3, 3),
             "b3x3dbl": self._chain(in_channels, b3x3dbl, 3),
-            "pool": _avg_pool_proj(self, in_channels, pool_proj, count_include_pad=False),
+            "pool": avg_pool_proj(self, in_channels, pool_proj, count_include_pad=False),
         }
         widths = {"b1x1": ch1x1, "b3x3": b3x3[-1], "b3x3dbl": b3x3dbl[-1], "pool": pool_proj}
         self.finish(Concat(branches, widths), out_channels)
@@ -107,7 +99,7 @@ class InceptionV4A(_Module):
 
 
 @BLOCKS.register("inception_v4_b")
-class InceptionV4B(_Module):
+class InceptionV4B(InceptionModule):
     """17x17 module (Fig. 5): 1x1 | 1x1 -> 1x7 -> 7x1 | 1x1 -> 7x1 -> 1x7 -> 7x1 -> 1x7 |
     avg-pool -> 1x1. `n` is the factorised kernel length (7 in the paper)."""
 
@@ -126,8 +118,8 @@ class InceptionV4B(_Module):
         eps: float = 1e-3,
     ) -> None:
         super().__init__(norm, act, eps)
-        _stride(stride, 1, "inception_v4_b", "; downsample with inception_v4_reduction_b")
-        _positive(ch1x1=ch1x1, pool_proj=pool_proj)
+        fixed_stride(stride, 1, "inception_v4_b", "; downsample with inception_v4_reduction_b")
+        positive_widths(ch1x1=ch1x1, pool_proj=pool_proj)
         width_list("b7x7", b7x7)
         width_list("b7x7dbl", b7x7dbl)
         if n < 3 or n % 2 == 0:
@@ -136,20 +128,20 @@ class InceptionV4B(_Module):
             "b1x1": self.cna(in_channels, ch1x1, 1),
             "b7x7": nn.Sequential(
                 self.cna(in_channels, b7x7[0], 1),
-                *_factorised(self, b7x7[0], list(b7x7[1:]), n, True),
+                *factorised(self, b7x7[0], list(b7x7[1:]), n, True),
             ),
             "b7x7dbl": nn.Sequential(
                 self.cna(in_channels, b7x7dbl[0], 1),
-                *_factorised(self, b7x7dbl[0], list(b7x7dbl[1:]), n, False),
+                *factorised(self, b7x7dbl[0], list(b7x7dbl[1:]), n, False),
             ),
-            "pool": _avg_pool_proj(self, in_channels, pool_proj, count_include_pad=False),
+            "pool": avg_pool_proj(self, in_channels, pool_proj, count_include_pad=False),
         }
         widths = {"b1x1": ch1x1, "b7x7": b7x7[-1], "b7x7dbl": b7x7dbl[-1], "pool": pool_proj}
         self.finish(Concat(branches, widths), out_channels)
 
 
 @BLOCKS.register("inception_v4_c")
-class InceptionV4C(_Module):
+class InceptionV4C(InceptionModule):
     """8x8 module (Fig. 6): 1x1 | 1x1 -> [1x3, 3x1] | 1x1 -> 3x1 -> 1x3 -> [1x3, 3x1] |
     avg-pool -> 1x1. `b3x3` is (1x1, each split conv); `b3x3dbl` is (1x1, 3x1, 1x3, each
     split conv)."""
@@ -168,29 +160,29 @@ class InceptionV4C(_Module):
         eps: float = 1e-3,
     ) -> None:
         super().__init__(norm, act, eps)
-        _stride(stride, 1, "inception_v4_c")
-        _positive(ch1x1=ch1x1, pool_proj=pool_proj)
+        fixed_stride(stride, 1, "inception_v4_c")
+        positive_widths(ch1x1=ch1x1, pool_proj=pool_proj)
         width_list("b3x3", b3x3, 2)
         width_list("b3x3dbl", b3x3dbl, 4)
         r, s = b3x3
         r2, a, b, s2 = b3x3dbl
         branches: dict[str, nn.Module] = {
             "b1x1": self.cna(in_channels, ch1x1, 1),
-            "b3x3": nn.Sequential(self.cna(in_channels, r, 1), _split(self, r, s)),
+            "b3x3": nn.Sequential(self.cna(in_channels, r, 1), split(self, r, s)),
             "b3x3dbl": nn.Sequential(
                 self.cna(in_channels, r2, 1),
                 self.cna(r2, a, (3, 1)),
                 self.cna(a, b, (1, 3)),
-                _split(self, b, s2),
+                split(self, b, s2),
             ),
-            "pool": _avg_pool_proj(self, in_channels, pool_proj, count_include_pad=False),
+            "pool": avg_pool_proj(self, in_channels, pool_proj, count_include_pad=False),
         }
         widths = {"b1x1": ch1x1, "b3x3": 2 * s, "b3x3dbl": 2 * s2, "pool": pool_proj}
         self.finish(Concat(branches, widths), out_channels)
 
 
 @BLOCKS.register("inception_v4_reduction_a")
-class InceptionV4ReductionA(_Module):
+class InceptionV4ReductionA(InceptionModule):
     """35 -> 17 (Fig. 7): 3x3/2 n | 1x1 k -> 3x3 l -> 3x3/2 m | max-pool 3x3/2.
 
     Table 1 lists (k, l, m, n): Inception-v4 (192, 224, 256, 384), Inception-ResNet-v1
@@ -211,8 +203,8 @@ class InceptionV4ReductionA(_Module):
         eps: float = 1e-3,
     ) -> None:
         super().__init__(norm, act, eps)
-        _stride(stride, 2, "a grid reduction")
-        _positive(k=k, l=l, m=m, n=n)
+        fixed_stride(stride, 2, "a grid reduction")
+        positive_widths(k=k, l=l, m=m, n=n)
         branches: dict[str, nn.Module] = {
             "b3x3": self.cna(in_channels, n, 3, 2, 0),
             "b3x3dbl": nn.Sequential(
@@ -225,7 +217,7 @@ class InceptionV4ReductionA(_Module):
 
 
 @BLOCKS.register("inception_v4_reduction_b")
-class InceptionV4ReductionB(_Module):
+class InceptionV4ReductionB(InceptionModule):
     """17 -> 8 (Fig. 8): 1x1 -> 3x3/2 | 1x1 -> 1x7 -> 7x1 -> 3x3/2 | max-pool 3x3/2."""
 
     def __init__(
@@ -241,7 +233,7 @@ class InceptionV4ReductionB(_Module):
         eps: float = 1e-3,
     ) -> None:
         super().__init__(norm, act, eps)
-        _stride(stride, 2, "a grid reduction")
+        fixed_stride(stride, 2, "a grid reduction")
         width_list("b3x3", b3x3, 2)
         width_list("b7x7x3", b7x7x3, 4)
         if n < 3 or n % 2 == 0:
@@ -253,7 +245,7 @@ class InceptionV4ReductionB(_Module):
             ),
             "b7x7x3": nn.Sequential(
                 self.cna(in_channels, r, 1),
-                *_factorised(self, r, [a, b], n, True),
+                *factorised(self, r, [a, b], n, True),
                 self.cna(b, c, 3, 2, 0),
             ),
             "pool": nn.MaxPool2d(3, 2),

@@ -155,7 +155,7 @@ def test_builds_default_data_is_trains() -> None:
 
 
 def to_plain_model(cfg: object) -> dict:
-    from archforge.config.compose import to_plain
+    from archforge.plain import to_plain
 
     return to_plain(cfg.model, "model")  # type: ignore[attr-defined]
 

@@ -14,7 +14,8 @@ import pytest
 HEAVY = ("hydra", "omegaconf", "lightning", "pytorch_lightning", "optuna")
 PLUGIN_MODULES = ["archforge_plugins.shortcuts", "archforge_plugins.resnet",
                   "archforge_plugins.inception", "archforge_plugins.separable",
-                  "archforge_plugins.densenet", "archforge_plugins.inception_v4"]
+                  "archforge_plugins.densenet", "archforge_plugins.inception_v4",
+                  "archforge_plugins.inception_parts", "archforge_plugins.checks"]
 
 
 def loaded_after(code: str) -> list[str]:

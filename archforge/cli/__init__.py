@@ -1,59 +1,39 @@
 """The `archforge` command: `archforge <command> [hydra overrides and flags...]`.
 
-Each command lives in its own module and takes the remaining arguments (train, search,
-report and summary are Hydra applications, see archforge/cli/hydra_app.py); this file only
-dispatches and turns user errors into one clear line and exit status 2.
+The commands are the table in archforge/cli/table.py (train, search, report and summary are
+Hydra applications, see archforge/cli/hydra_app.py); this file only dispatches, answers
+`--help` for the commands that are not Hydra applications, and turns user errors into one
+clear line and exit status 2.
 """
 
 from __future__ import annotations
 
-import importlib
+import inspect
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from collections.abc import Sequence
 
+from archforge.cli.table import COMMANDS
 from archforge.errors import CheckpointError, ConfigError, closest
 from archforge.quiet import quiet_third_party
 
-
-class Command(NamedTuple):
-    module: str
-    attr: str  # a function taking the remaining arguments, returning the exit status
-    help: str
-
-
-COMMANDS: dict[str, Command] = {
-    "summary": Command("archforge.cli.inspection", "summary",
-                       "per-stage table of a model: archforge summary model=resnet50 [overrides]"),
-    "blocks": Command("archforge.cli.inspection", "blocks",
-                      "registered plugins with their options and docstrings"),
-    "zoo": Command("archforge.cli.inspection", "zoo",
-                   "every model in conf/model with params and MACs"),
-    "train": Command("archforge.cli.train", "train",
-                     "train with Lightning: archforge train model=resnet20 data=digits ..."),
-    "predict": Command("archforge.cli.train", "predict",
-                       "classify images: archforge predict checkpoint=PATH input=IMAGE_OR_FOLDER"),
-    "evaluate": Command("archforge.cli.evaluate", "evaluate",
-                        "accuracy, per-class accuracy, confusion matrix: archforge evaluate "
-                        "checkpoint=PATH split=test"),
-    "export": Command("archforge.cli.train", "export",
-                      "export to ONNX / TorchScript: archforge export checkpoint=PATH"),
-    "search": Command("archforge.cli.search", "search",
-                      "architecture search with Optuna: archforge search search=resnet_cifar ..."),
-    "report": Command("archforge.cli.search", "report",
-                      "plots and a table of a study: archforge report search=resnet_cifar ..."),
-    "experiment": Command("archforge.cli.experiment", "experiment",
-                          "the papers' claims, one command each: archforge experiment list"),
-}
+HELP_FLAGS = ("-h", "--help")
 
 
 def usage() -> str:
     lines = ["usage: archforge <command> [key=value ...] [--help]", "", "commands:"]
     lines += [f"  {name:<10} {command.help}" for name, command in COMMANDS.items()]
-    lines += ["", "archforge <command> --help lists the config groups and keys of a command.",
+    lines += ["", "archforge <command> --help: the command's usage (a Hydra application's also "
+              "lists its config groups and keys).",
               "archforge --version prints the version."]
     return "\n".join(lines)
+
+
+def command_help(name: str, handler: object) -> str:
+    """`archforge <name> --help` of a command that is not a Hydra application: its handler's
+    docstring, whose first line is the usage."""
+    doc = inspect.getdoc(handler) or f"archforge {name}"
+    return f"usage: {doc}"
 
 
 def version() -> str:
@@ -92,11 +72,19 @@ def _dispatch(args: list[str]) -> int:
         did = f"; did you mean {hint!r}?" if hint else ""
         print(f"archforge: unknown command {name!r}{did}\n\n{usage()}", file=sys.stderr)
         return 2
-    module, attr, _ = COMMANDS[name]
+    command = COMMANDS[name]
     quiet_third_party()
-    command: Callable[[list[str]], int] = getattr(importlib.import_module(module), attr)
     try:
-        return command(rest)
+        if command.hydra is not None:
+            from archforge.cli.hydra_app import run
+
+            return run(name, rest)
+        handler = command.load()
+        if any(arg in HELP_FLAGS for arg in rest):
+            print(command_help(name, handler))
+            return 0
+        code: int = handler(rest)
+        return code
     except (ConfigError, CheckpointError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from archforge.cli.hydra_app import APPS
+from archforge.cli.table import COMMANDS
 
 
 def complete(args: list[str], commands: list[str]) -> int:
@@ -21,8 +21,9 @@ def complete(args: list[str], commands: list[str]) -> int:
         prefix = words[1] if len(words) == 2 else ""
         print(" ".join(c for c in commands if c.startswith(prefix)))
         return 0
-    command = words[1] if len(words) >= 2 and words[1] in APPS else "train"
-    if len(words) >= 2 and words[1] in APPS:
+    apps = [name for name, c in COMMANDS.items() if c.hydra is not None]
+    command = words[1] if len(words) >= 2 and words[1] in apps else "train"
+    if len(words) >= 2 and words[1] in apps:
         os.environ["COMP_LINE"] = line.replace(f" {command}", "", 1)
         if "COMP_POINT" in os.environ:
             point = int(os.environ["COMP_POINT"]) - len(command) - 1

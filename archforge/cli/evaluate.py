@@ -60,6 +60,12 @@ def check_fits(net: Network, data: Any) -> None:
 
 
 def evaluate(args: list[str]) -> int:
+    """archforge evaluate checkpoint=PATH [split=test|val] [data=NAME] [data.KEY=VALUE ...]
+    [output=DIR] [batch_size=N]
+
+    Accuracy, per-class accuracy and a confusion matrix of a trained network on one split,
+    printed and saved as evaluation_<split>.json and confusion_<split>.png in output (default:
+    the checkpoint's run directory)."""
     overrides = [a for a in args if a.startswith("data.")]
     opts = parse_key_values([a for a in args if a not in overrides], KEYS, "evaluate",
                             required=("checkpoint",))

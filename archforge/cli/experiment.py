@@ -127,8 +127,12 @@ def run_experiment(name: str, args: list[str]) -> Outcome:
 
 
 def experiment(args: list[str]) -> int:
-    """archforge experiment list | <name> [key=value ...]"""
-    if not args or args[0] in ("list", "-h", "--help"):
+    """archforge experiment list | <name> [key=value ...]
+
+    `list` (or no argument) shows every experiment with its keys. `<name>` runs one: its own
+    settings as undotted keys (seeds=[0,1], epochs=4), run_dir= for the output folder, and
+    dotted training overrides (optim.lr=0.05) for the experiments that train."""
+    if not args or args[0] == "list":
         width = max(len(n) for n in EXPERIMENTS)
         print("archforge experiment <name> [key=value ...]; experiments:")
         for name, (module, text) in EXPERIMENTS.items():

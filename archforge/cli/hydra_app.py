@@ -1,11 +1,13 @@
 """archforge as a Hydra application: `archforge <command> [Hydra's arguments]`.
 
-`train`, `search`, `report` and `summary` run through Hydra's own entry point (the function
-`hydra.main` calls) with archforge's `conf/` as the config directory and the arguments after
-the command name, so every Hydra convention works: `--help`, `--cfg job|hydra|all`,
-`--info`, `-m/--multirun` with comma and range sweeps, `hydra.run.dir`, `hydra.sweep.dir`,
+Every command the table (archforge/cli/table.py) marks as a Hydra application (train,
+search, report, summary) runs through Hydra's own entry point (the function `hydra.main`
+calls) with archforge's `conf/` as the config directory and the arguments after the command
+name, so every Hydra convention works: `--help`, `--cfg job|hydra|all`, `--info`,
+`-m/--multirun` with comma and range sweeps, `hydra.run.dir`, `hydra.sweep.dir`,
 `-cd/--config-dir`, `-cn/--config-name`, `--shell-completion` and launcher plugins
-(`hydra/launcher=submitit_slurm`). Each command's task function lives in its own module.
+(`hydra/launcher=submitit_slurm`). A task's return value is the job's value (what a sweeper
+reads); a task that ends the command with another exit status raises `SystemExit`.
 """
 
 from __future__ import annotations
@@ -16,16 +18,15 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hydra import version
-from hydra._internal.utils import _run_hydra, get_args_parser
 from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from archforge.cli.table import COMMANDS, load
 from archforge.config.compose import (
     check_group_values,
     conf_dir,
@@ -34,46 +35,16 @@ from archforge.config.compose import (
     schema_overrides,
 )
 from archforge.config.file_source import absolute_file_overrides
+from archforge.config.hydra_private import args_parser, run_hydra
 from archforge.config.sweep_size import check_sweep_size
 from archforge.errors import CheckpointError, ConfigError, describe_choices
 
 
-@dataclass(frozen=True)
-class App:
-    config_name: str
-    task: str  # "module:function", imported when the command runs
-    # Hydra overrides the command always starts with (the user's own come after and win).
-    hydra: tuple[str, ...] = ()
-
-
-# search and report keep their own folders (the study directory): no Hydra run directory.
-_NO_RUN_DIR = ("hydra.output_subdir=null", "hydra.run.dir=.", "hydra/job_logging=none")
-APPS: dict[str, App] = {
-    "train": App("config", "archforge.cli.train:train_task"),
-    "search": App("config", "archforge.cli.hydra_app:search_task", _NO_RUN_DIR),
-    "report": App("config", "archforge.cli.hydra_app:report_task", _NO_RUN_DIR),
-    "summary": App("build", "archforge.cli.inspection:summary_task"),
-}
-
-
-def _task_overrides() -> list[str]:
+def task_overrides() -> list[str]:
+    """The running job's own overrides (the user's, with `++` for schema keys)."""
     from hydra.core.hydra_config import HydraConfig
 
     return [str(o) for o in HydraConfig.get().overrides.task]
-
-
-def search_task(cfg: DictConfig) -> None:
-    """`archforge search`: the search package takes this job's overrides (it composes each
-    trial from them)."""
-    from archforge.cli.search import search
-
-    search(_task_overrides())
-
-
-def report_task(cfg: DictConfig) -> None:
-    from archforge.cli.search import report
-
-    report(_task_overrides())
 
 
 @contextlib.contextmanager
@@ -144,18 +115,24 @@ def register_sweeper() -> None:
 
 def run(command: str, args: list[str]) -> int:
     """Run `command` as a Hydra app with `args` (overrides and Hydra's flags, in any order)."""
-    app = APPS[command]
+    entry = COMMANDS[command]
+    app = entry.hydra
+    assert app is not None, f"{command} is not a Hydra application"
     version.setbase("1.3")  # what hydra.main(version_base="1.3") sets: no chdir into run dirs
-    parser = get_args_parser()
+    parser = args_parser()
     parser.prog = f"archforge {command}"
     parsed = parser.parse_intermixed_args(args)
+    if not app.primary_flags and (parsed.config_dir or parsed.config_name or parsed.config_path):
+        raise ConfigError("--config-dir/--config-name", f"archforge {command} composes its "
+                          "config, and each trial's, from archforge's conf/config.yaml with "
+                          "the command's overrides; pass overrides instead (search=<file.yaml> "
+                          "for a search space of your own)")
     if parsed.multirun:  # before anything is imported or expanded
         check_sweep_size(parsed.overrides)
     check_group_values(parsed.overrides)
-    parsed.overrides = [f"hydra.job.name={command}", *app.hydra,
+    parsed.overrides = [f"hydra.job.name={command}", *app.overrides,
                         *schema_overrides(absolute_file_overrides(parsed.overrides))]
-    module, _, attr = app.task.partition(":")
-    task = _reporting(getattr(importlib.import_module(module), attr))
+    task = _reporting(entry.load())
     caught: list[Exception] = []
     if not parsed.multirun:
         # Hydra writes "Error executing job with overrides: [...]" to stderr for a failed
@@ -173,14 +150,12 @@ def run(command: str, args: list[str]) -> int:
     if parsed.config_name and not parsed.config_path:
         check_primary_config(parsed.config_dir, parsed.config_name)
     register_sweeper()
-    before = getattr(importlib.import_module(module), "before_hydra", None)
-    if callable(before):
-        before(parsed)
+    if app.before is not None:
+        load(app.before)(parsed)
     with _hydra_errors_raise(), nesting_guard():
         try:
-            _run_hydra(args=parsed, args_parser=parser, task_function=task,
-                       config_path=str(conf_dir()), config_name=app.config_name)
-        except SystemExit as done:  # --help, --hydra-help and --shell-completion exit here
+            run_hydra(parsed, parser, task, str(conf_dir()), app.config_name)
+        except SystemExit as done:  # --help, --hydra-help, --shell-completion; a task's status
             sys.stdout.flush()
             return done.code if isinstance(done.code, int) else 0
         except (HydraException, OmegaConfBaseException) as exc:

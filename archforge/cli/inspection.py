@@ -13,24 +13,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from archforge.api import summary as api_summary
-from archforge.config.compose import to_plain, zoo_names
+from archforge.config.compose import zoo_names
 from archforge.config.follow_data import follow_data
-from archforge.errors import ConfigError
+from archforge.errors import ConfigError, closest
 from archforge.model.discovery import load_plugins
 from archforge.model.options import BLOCK_ARGS, HEAD_ARGS, STEM_ARGS, option_specs
 from archforge.model.registry import BLOCKS, HEADS, SHORTCUTS, STEMS, Registry
 from archforge.model.summary import fmt_shape, human
+from archforge.plain import to_plain
 
 
 def _console() -> Console:
     return Console(width=max(Console().width, 110))
-
-
-def summary(args: list[str]) -> int:
-    """archforge summary model=<name or path> [data=<name>] [model.key=value ...]"""
-    from archforge.cli.hydra_app import run
-
-    return run("summary", args)
 
 
 def summary_task(cfg: DictConfig) -> None:
@@ -102,12 +96,22 @@ def _first_line(obj: Callable[..., Any]) -> str:
 
 
 def blocks(args: list[str]) -> int:
-    """archforge blocks [name]: registered plugins, their options and docstrings."""
+    """archforge blocks [NAME ...]
+
+    The registered plugins (blocks, shortcuts, stems, heads) with their options and
+    docstrings; names limit the tables to those plugins."""
     load_plugins()
     console = _console()
     registries: list[tuple[Registry[Any], tuple[str, ...]]] = [
         (BLOCKS, BLOCK_ARGS), (SHORTCUTS, BLOCK_ARGS), (STEMS, STEM_ARGS), (HEADS, HEAD_ARGS)
     ]
+    known = sorted({name for registry, _ in registries for name in registry.names()})
+    for name in args:
+        if name not in known:
+            hint = closest(name, known)
+            did = f"; did you mean {hint!r}?" if hint else ""
+            raise ConfigError("blocks", f"no plugin named {name!r}{did} "
+                              "(archforge blocks lists them all)")
     wanted = set(args)
     for registry, builder_args in registries:
         table = Table(title=f"{registry.kind}s", show_lines=True)
@@ -129,7 +133,10 @@ def blocks(args: list[str]) -> int:
 
 
 def zoo(args: list[str]) -> int:
-    """archforge zoo: every model under conf/model with its params and MACs."""
+    """archforge zoo [MODEL ...]
+
+    Every model under conf/model (or the ones named) with its input, classes, params and
+    MACs; exit status 1 when a model fails to build."""
     names = args or zoo_names()
     table = Table(title="archforge model zoo")
     for col in ("model", "input", "classes", "params", "MACs"):

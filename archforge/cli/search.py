@@ -1,4 +1,10 @@
-"""`archforge search [overrides]` and `archforge report [overrides]`."""
+"""`archforge search [overrides]` and `archforge report [overrides]`.
+
+Both are Hydra applications (archforge/cli/hydra_app.py): Hydra answers `--help`, `--cfg`
+and `--info`, and runs the task below once per job with the job's overrides, from which the
+search composes its base config and every trial (each worker process composes again from
+the same overrides, so they share nothing but the study's storage).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,12 @@ import time
 from collections.abc import Sequence
 
 import optuna
+from omegaconf import DictConfig
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from archforge.cli.hydra_app import task_overrides
 from archforge.config.follow_data import follow_data
 from archforge.config.search_settings import SearchSettings
 from archforge.errors import ConfigError
@@ -43,6 +51,18 @@ def _status(study: optuna.Study) -> tuple[int, str]:
     if done and len(study.directions) == 1:
         text += f" | best {study.best_value:.4f}"
     return n, text
+
+
+def search_task(cfg: DictConfig) -> None:
+    """The Hydra task of `archforge search`: this job's overrides are the search's."""
+    code = search(task_overrides())
+    if code:
+        raise SystemExit(code)
+
+
+def report_task(cfg: DictConfig) -> None:
+    """The Hydra task of `archforge report`."""
+    report(task_overrides())
 
 
 def search(args: list[str]) -> int:

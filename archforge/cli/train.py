@@ -1,6 +1,7 @@
-"""`archforge train | predict | export`: Hydra-style `key=value` overrides in, one result out.
+"""`archforge train`: Hydra-style `key=value` overrides in, one trained run out.
 
-`train` is a Hydra application (archforge/cli/hydra_app.py): `train_task` runs once per Hydra job.
+`train` is a Hydra application (archforge/cli/hydra_app.py): `train_task` runs once per Hydra
+job.
 
 User errors (ConfigError, CheckpointError) propagate to archforge.cli, which prints them as
 one line and exits with status 2.
@@ -27,13 +28,6 @@ from archforge.training.threads import SharedCores, ThreadShare, choose_threads
 
 if TYPE_CHECKING:
     from archforge.training.fit import TrainResult
-
-
-def train(args: list[str]) -> int:
-    """archforge train [overrides] [Hydra flags]: Hydra runs `train_task` once per job."""
-    from archforge.cli.hydra_app import run
-
-    return run("train", args)
 
 
 def before_hydra(parsed: argparse.Namespace) -> None:
@@ -124,8 +118,8 @@ def train_task(cfg: DictConfig) -> float | None:
 
 def _check_test_split(cfg: DictConfig) -> None:
     """`test=true` needs a data set with a test split: refuse before training, not after."""
-    from archforge.config.compose import to_plain
     from archforge.data.build import data_kind
+    from archforge.plain import to_plain
 
     kind = data_kind(to_plain(cfg.data, "data"))
     if not kind.has_test_split:
@@ -138,7 +132,7 @@ def test_after_fit(cfg: DictConfig, result: TrainResult) -> None:
     """`test=true`: the best checkpoint, once, on the held-out test split."""
     from archforge.checkpoint import load_network
     from archforge.cli.evaluate import report
-    from archforge.config.compose import to_plain
+    from archforge.plain import to_plain
 
     checkpoint = result.best_checkpoint or result.last_checkpoint
     if checkpoint is None:
@@ -151,7 +145,7 @@ def sweep_callbacks(hydra_cfg: Any) -> list[Any]:
     """A job launched by `hydra/sweeper=archforge` reports its epochs to its trial."""
     if OmegaConf.select(hydra_cfg, "sweeper.job", default=None) is None:
         return []
-    from archforge.search.trial.job import PruningCallback
+    from archforge.cli.sweep_job import PruningCallback
 
     return [PruningCallback(set_threads=False)]  # use_threads below sets them
 
@@ -242,17 +236,3 @@ def ddp_relaunch_as_this_job(hydra_cfg: Any, out: Path) -> Iterator[None]:
 def _rank() -> int:
     # DDP children re-run this command: only the global-zero process reports.
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) or 0)
-
-
-def predict(args: list[str]) -> int:
-    """archforge predict checkpoint=PATH input=IMAGE_OR_FOLDER [top_k=1]"""
-    from archforge.predict import command
-
-    return command(args)
-
-
-def export(args: list[str]) -> int:
-    """archforge export checkpoint=PATH [format=onnx|torchscript|both] [output=DIR] [opset=N]"""
-    from archforge.export import command
-
-    return command(args)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+import types
+import typing
 from collections.abc import Iterator, Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
@@ -32,6 +34,7 @@ from archforge.config.file_source import (
     unwrap,
 )
 from archforge.errors import ConfigError, closest, describe_choices
+from archforge.plain import to_plain
 
 LATE_GROUPS = ("model.", "search.")
 
@@ -229,28 +232,30 @@ def _base_for_hints(overrides: Sequence[str], config_name: str) -> DictConfig | 
 def schema_fields(prefix: list[str]) -> set[str]:
     """The keys the typed schema defines for the section at `prefix` (model, model.stem,
     model.stages.N, optim, trainer, search, ...): valid even where a YAML file leaves them
-    out."""
-    from archforge.config.run import RunKeys
-    from archforge.config.sections import (
-        CheckpointConfig,
-        FinetuneConfig,
-        OptimConfig,
-        TrainerConfig,
-    )
-    from archforge.model.schema import HeadConfig, ModelConfig, StageConfig, StemConfig
+    out. The sections and their dataclasses are the `section(...)` fields of `Run`."""
+    from archforge.config.run import SECTIONS, RunKeys
 
-    path = ".".join("N" if part.isdigit() else part for part in prefix)
-    schema: dict[str, Any] = {
-        "": RunKeys, "model": ModelConfig, "model.stem": StemConfig,
-        "model.stages.N": StageConfig, "model.head": HeadConfig, "optim": OptimConfig,
-        "trainer": TrainerConfig, "finetune": FinetuneConfig, "checkpoint": CheckpointConfig,
-    }
-    cls = schema.get(path)
-    if cls is None and path == "search":
-        from archforge.config.search_settings import SearchSettings
+    if not prefix:
+        return {f.name for f in dataclasses.fields(RunKeys)} | set(SECTIONS)
+    info = SECTIONS.get(prefix[0])
+    node: Any = info.schema if info is not None else None
+    for part in prefix[1:]:
+        node = _member(node, part)
+    if not (dataclasses.is_dataclass(node) and isinstance(node, type)):
+        return set()
+    return {f.name for f in dataclasses.fields(node)} - {"extra"}
 
-        cls = SearchSettings
-    return {f.name for f in dataclasses.fields(cls)} - {"extra"} if cls else set()
+
+def _member(node: Any, part: str) -> Any:
+    """The type of `part` (a field name, or an index into a list) inside type `node`."""
+    args = [a for a in typing.get_args(node) if a is not type(None)]
+    if typing.get_origin(node) in (typing.Union, types.UnionType) and len(args) == 1:
+        node = args[0]  # X | None
+    if typing.get_origin(node) is list and part.isdigit():
+        return typing.get_args(node)[0]
+    if dataclasses.is_dataclass(node) and isinstance(node, type):
+        return typing.get_type_hints(node).get(part)
+    return None
 
 
 def schema_overrides(overrides: Sequence[str]) -> list[str]:
@@ -299,21 +304,6 @@ def unknown_key(key: str, overrides: Sequence[str], config_name: str = "config")
     section = where or "the config"
     return ConfigError(key, f"no such key in {section} (keys: {', '.join(sorted(known))}); "
                        f"a new key for an open section is added with +{key}={value}")
-
-
-def to_plain(node: DictConfig | Mapping[str, Any] | None, key: str) -> dict[str, Any]:
-    """`node` as a plain dict with interpolations resolved; a broken `${...}` or a value that
-    is not a mapping is a ConfigError naming `key`."""
-    if isinstance(node, DictConfig):
-        try:
-            data = OmegaConf.to_container(node, resolve=True)
-        except OmegaConfBaseException as exc:
-            raise ConfigError(key, str(exc).splitlines()[0]) from exc
-    else:
-        data = node
-    if not isinstance(data, Mapping):
-        raise ConfigError(key, f"got {data!r}; expected a mapping")
-    return {str(k): v for k, v in data.items()}
 
 
 def model_mapping(

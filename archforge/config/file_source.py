@@ -22,6 +22,7 @@ from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSou
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from archforge.config.hydra_private import header_dict, register_source, yaml_loader
 from archforge.config.yaml_guard import check_yaml_size
 from archforge.errors import ConfigError
 
@@ -45,8 +46,8 @@ def read_yaml(path: Path, key: str) -> DictConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(key, f"cannot read {path}: {exc}") from exc
     try:
-        check_yaml_size(text, path, key, _loader())  # before anything is built
-        loaded = OmegaConf.create(yaml.load(text, Loader=_loader()) or {})
+        check_yaml_size(text, path, key, yaml_loader())  # before anything is built
+        loaded = OmegaConf.create(yaml.load(text, Loader=yaml_loader()) or {})
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -59,14 +60,6 @@ def read_yaml(path: Path, key: str) -> DictConfig:
     if not isinstance(loaded, DictConfig):
         raise ConfigError(key, f"{path} holds {type(loaded).__name__}; expected a mapping")
     return loaded
-
-
-def _loader() -> type:
-    # OmegaConf's own loader: the same scalars (e.g. `1e-3` as a float) as Hydra's files.
-    from omegaconf._utils import get_yaml_loader
-
-    loader: type = get_yaml_loader()
-    return loader
 
 
 def unwrap(cfg: DictConfig, group: str) -> DictConfig:
@@ -148,7 +141,7 @@ class UserFileSource(ConfigSource):
             raise ConfigLoadError(f"Config not found: {config_path}")
         group, path = found
         loaded = read_yaml(path, group)
-        header = ConfigSource._get_header_dict(path.read_text(encoding="utf-8")[:512])
+        header = header_dict(path.read_text(encoding="utf-8")[:512])
         own_section_only(loaded, header.get("package"), path, group)
         cfg = unwrap(loaded, group)
         return ConfigResult(config=cfg, path=f"{SCHEME}://{path}", provider=self.provider,
@@ -170,9 +163,7 @@ class UserFileSource(ConfigSource):
 def register() -> None:
     """Make the scheme known to Hydra (idempotent). Hydra pickles its registries into
     launcher jobs, and importing this module registers it again in a fresh process."""
-    from hydra._internal.sources_registry import SourcesRegistry
-
-    SourcesRegistry.instance().register(UserFileSource)
+    register_source(UserFileSource)
 
 
 register()

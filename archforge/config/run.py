@@ -14,21 +14,34 @@ import inspect
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig
 
 from archforge.config.follow_data import follow_data
+from archforge.config.search_settings import SearchSettings
 from archforge.config.sections import (
     LOGGERS,
     TOP5_MIN_CLASSES,
     CheckpointConfig,
     FinetuneConfig,
     OptimConfig,
+    Section,
     TrainerConfig,
+    section,
+    sections,
 )
 from archforge.errors import ConfigError, describe_choices
+from archforge.model.check import check
+from archforge.model.discovery import load_plugins
+from archforge.model.parse import parse_model
 from archforge.model.schema import ModelConfig
 from archforge.model.summary import ModelSummary
+from archforge.plain import to_plain
 from archforge.typed import check_value, from_mapping, require
+
+if TYPE_CHECKING:  # the data package (Lightning) is imported when a run is parsed
+    from archforge.data.base import DataConfig
 
 # Trainer arguments archforge sets itself: a config value would be silently replaced.
 OWNED_TRAINER_ARGS = {
@@ -44,15 +57,9 @@ OWNED_TRAINER_ARGS = {
 
 @dataclass
 class RunKeys:
-    """The top-level keys of conf/config.yaml (sections are parsed on their own)."""
+    """The top-level keys of conf/config.yaml that are not sections (the sections are the
+    `section(...)` fields of `Run`)."""
 
-    model: dict[str, Any]
-    data: dict[str, Any]
-    trainer: dict[str, Any]
-    optim: dict[str, Any]
-    finetune: dict[str, Any] = field(default_factory=dict)
-    checkpoint: dict[str, Any] = field(default_factory=dict)
-    search: dict[str, Any] | None = None
     seed: int = 0
     run_dir: str | None = None
     overwrite: bool = False  # allow a run directory that holds another run's checkpoints
@@ -82,17 +89,53 @@ class RunKeys:
         return [self.logger] if isinstance(self.logger, str) else list(self.logger)
 
 
+def parse_data(mapping: Mapping[str, Any], path: str = "data") -> DataConfig:
+    """The data section as its kind's config dataclass (`data.name` picks the kind)."""
+    from archforge.data.build import data_kind
+
+    return from_mapping(data_kind(mapping, path).config_class, mapping, path)
+
+
+def parse_trainer(mapping: Mapping[str, Any], path: str = "trainer") -> TrainerConfig:
+    """Known keys are typed; any other key must be a `lightning.Trainer` argument."""
+    known = {f.name for f in fields(TrainerConfig)} - {"extra"}
+    extra = {k: v for k, v in mapping.items() if k not in known}
+    for key in extra:
+        if key in OWNED_TRAINER_ARGS:
+            raise ConfigError(f"{path}.{key}", f"is set by archforge; {OWNED_TRAINER_ARGS[key]}")
+    hints = _trainer_arguments()
+    for key, value in extra.items():
+        if key not in hints:
+            raise ConfigError(f"{path}.{key}", "not a lightning.Trainer argument; "
+                              f"{describe_choices(key, sorted(set(hints) | known))}")
+        # Lightning's own annotation: a wrong type fails here, not at the first step.
+        extra[key] = check_value(hints[key], value, f"{path}.{key}")
+    known_values = {k: v for k, v in mapping.items() if k in known}
+    return from_mapping(TrainerConfig, {**known_values, "extra": extra}, path)
+
+
 @dataclass
 class Run:
-    """A validated run: what `archforge.training.fit.train` receives."""
+    """A validated run: what `archforge.training.fit.train` receives.
 
-    model: ModelConfig
+    Each `section(...)` field is one top-level section of the config, declared once: the
+    top-level keys parse_run accepts, how it parses the section, and which keys composition
+    lets an override add (`archforge.config.compose.schema_fields`) all come from it. A new
+    section is a dataclass (its keys and defaults), a field here and its values in
+    conf/config.yaml.
+    """
+
+    # data first: the model's input_size and classes follow it
+    data: DataConfig = field(metadata=section(None, parse_data))  # the kind's own subclass
+    model: ModelConfig = field(metadata=section(ModelConfig, parse_model))
+    optim: OptimConfig = field(metadata=section(OptimConfig))
+    trainer: TrainerConfig = field(metadata=section(TrainerConfig, parse_trainer))
+    finetune: FinetuneConfig = field(metadata=section(FinetuneConfig, required=False))
+    checkpoint: CheckpointConfig = field(metadata=section(CheckpointConfig, required=False))
+    # the search group, kept as written: archforge.search reads it (parse_settings)
+    search: dict[str, Any] | None = field(
+        metadata=section(SearchSettings, required=False, nullable=True, raw=True))
     summary: ModelSummary  # the meta-device trace: params, MACs, per-stage shapes
-    data: Any  # the data kind's own config dataclass (archforge.data.base.DataConfig)
-    trainer: TrainerConfig
-    optim: OptimConfig
-    finetune: FinetuneConfig
-    checkpoint: CheckpointConfig
     keys: RunKeys
     resolved: dict[str, Any]  # the whole config as plain data: config.yaml, checkpoints
     # What was read from the data to fill keys the config left null (an image folder's
@@ -104,39 +147,54 @@ class Run:
         return dict(self.resolved["model"])
 
 
+SECTIONS: dict[str, Section] = sections(Run)
+
+
 def parse_run(cfg: Any) -> Run:
     """Validate a composed training config (DictConfig or mapping) into a `Run`."""
     resolved, notes = follow_data(_plain(cfg))
-    keys = from_mapping(RunKeys, resolved, "")
-    from archforge.api import summary  # model core + plugins; no Lightning
-    from archforge.model.parse import parse_model
-
-    data = parse_data(keys.data)  # first: the model's input_size and classes follow it
-    model = parse_model(keys.model)
-    report = summary(model)
-    check_compatible(model, data)
-    optim = from_mapping(OptimConfig, keys.optim, "optim")
-    trainer = parse_trainer(keys.trainer)
-    finetune = from_mapping(FinetuneConfig, keys.finetune, "finetune")
-    check_finetune(finetune, trainer, model)
-    checkpoint = from_mapping(CheckpointConfig, keys.checkpoint, "checkpoint")
+    known = [f.name for f in fields(RunKeys)] + list(SECTIONS)
+    for key in resolved:
+        if key not in known:
+            raise ConfigError(key, f"unknown key; {describe_choices(key, known)}")
+    keys = from_mapping(RunKeys, {k: v for k, v in resolved.items() if k not in SECTIONS}, "")
+    parsed = {key: _section(key, info, resolved) for key, info in SECTIONS.items()}
+    model: ModelConfig = parsed["model"]
+    load_plugins()
+    report = check(model)
+    check_compatible(model, parsed["data"])
+    check_finetune(parsed["finetune"], parsed["trainer"], model)
+    optim, trainer = parsed["optim"], parsed["trainer"]
     require(optim.warmup_epochs <= trainer.max_epochs, "optim.warmup_epochs",
             optim.warmup_epochs, f"0..trainer.max_epochs ({trainer.max_epochs}) epochs")
-    if checkpoint.monitor == "val/acc_top5" and model.num_classes <= TOP5_MIN_CLASSES:
+    if parsed["checkpoint"].monitor == "val/acc_top5" and model.num_classes <= TOP5_MIN_CLASSES:
         raise ConfigError("checkpoint.monitor", f"val/acc_top5 is measured only with more than "
                           f"{TOP5_MIN_CLASSES} classes; this data has {model.num_classes}: "
                           "monitor val/acc")
-    return Run(model, report, data, trainer, optim, finetune, checkpoint, keys, resolved, notes)
+    return Run(**parsed, summary=report, keys=keys, resolved=resolved, notes=notes)
+
+
+def _section(key: str, info: Section, resolved: Mapping[str, Any]) -> Any:
+    """One section of the config, parsed as its `Run` field declares."""
+    if key not in resolved:
+        if info.required:
+            raise ConfigError(key, "missing; expected a mapping")
+        if info.nullable:
+            return None
+        value: Any = {}
+    else:
+        value = check_value(dict[str, Any] | None if info.nullable else dict[str, Any],
+                            resolved[key], key)
+    if value is None or info.raw:
+        return value
+    if info.parse is not None:
+        return info.parse(value, key)
+    assert info.schema is not None, f"section {key} declares neither a schema nor a parser"
+    return from_mapping(info.schema, value, key)
 
 
 def _plain(cfg: Any) -> dict[str, Any]:
-    try:
-        from omegaconf import DictConfig
-    except ImportError:  # pragma: no cover - omegaconf is a dependency
-        DictConfig = ()  # type: ignore[assignment,misc]
     if isinstance(cfg, DictConfig):
-        from archforge.config.compose import to_plain
-
         try:
             return to_plain(cfg, "config")
         except RecursionError as exc:
@@ -146,20 +204,13 @@ def _plain(cfg: Any) -> dict[str, Any]:
     return dict(cfg)
 
 
-def parse_data(mapping: Mapping[str, Any], path: str = "data") -> Any:
-    """The data section as its kind's config dataclass (`data.name` picks the kind)."""
-    from archforge.data.build import data_kind
-
-    return from_mapping(data_kind(mapping, path).config_class, mapping, path)
-
-
 def _size(value: int | list[int]) -> tuple[int, int]:
     if isinstance(value, int):
         return (value, value)
     return (int(value[0]), int(value[-1]))
 
 
-def check_compatible(model: ModelConfig, data: Any) -> None:
+def check_compatible(model: ModelConfig, data: DataConfig) -> None:
     """The model must take the data's images and predict its classes."""
     if model.num_classes != data.num_classes:
         raise ConfigError(
@@ -183,24 +234,6 @@ def check_compatible(model: ModelConfig, data: Any) -> None:
         )
 
 
-def parse_trainer(mapping: Mapping[str, Any], path: str = "trainer") -> TrainerConfig:
-    """Known keys are typed; any other key must be a `lightning.Trainer` argument."""
-    known = {f.name for f in fields(TrainerConfig)} - {"extra"}
-    extra = {k: v for k, v in mapping.items() if k not in known}
-    for key in extra:
-        if key in OWNED_TRAINER_ARGS:
-            raise ConfigError(f"{path}.{key}", f"is set by archforge; {OWNED_TRAINER_ARGS[key]}")
-    hints = _trainer_arguments()
-    for key, value in extra.items():
-        if key not in hints:
-            raise ConfigError(f"{path}.{key}", "not a lightning.Trainer argument; "
-                              f"{describe_choices(key, sorted(set(hints) | known))}")
-        # Lightning's own annotation: a wrong type fails here, not at the first step.
-        extra[key] = check_value(hints[key], value, f"{path}.{key}")
-    known_values = {k: v for k, v in mapping.items() if k in known}
-    return from_mapping(TrainerConfig, {**known_values, "extra": extra}, path)
-
-
 def _trainer_arguments() -> dict[str, Any]:
     """Every `lightning.Trainer` keyword with its type annotation (Any where unreadable)."""
     import lightning as L
@@ -218,7 +251,7 @@ def check_finetune(ft: FinetuneConfig, trainer: TrainerConfig, model: ModelConfi
     if not ft.enabled:
         return
     from archforge.model.builder import stage_names
-    from archforge.training.freeze import select_stages
+    from archforge.model.stages import select_stages
 
     names = stage_names(model)  # stages that do not exist: refused before any training
     select_stages(names, ft.freeze, "finetune.freeze")

@@ -17,8 +17,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from archforge.config.compose import to_plain
 from archforge.errors import ConfigError, describe_choices
+from archforge.plain import to_plain
 from archforge.typed import from_mapping, require
 
 # Objectives besides the validation metrics reported by training. Cost objectives are known

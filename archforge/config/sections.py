@@ -1,4 +1,5 @@
-"""The typed sections of a training run besides the model and the data.
+"""The typed sections of a training run besides the model and the data, and `section`, the
+one declaration of a top-level section (see `archforge.config.run.Run`).
 
 Dataclasses give the schema and the defaults; YAML (conf/optim, conf/trainer, conf/config.yaml)
 gives the values. `archforge.typed.from_mapping` checks types and unknown keys (with the
@@ -8,12 +9,51 @@ one `ConfigError` naming the full key.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from archforge.config.trainer_checks import check_accelerator, check_trainer_extra
 from archforge.errors import describe_choices
 from archforge.typed import require
+
+Parser = Callable[[Mapping[str, Any], str], Any]
+
+
+@dataclass(frozen=True)
+class Section:
+    """How a top-level config section is read (declared on a `Run` field by `section`)."""
+
+    # The section's dataclass: parsed into it (unless `parse` is given) and the keys
+    # composition lets an override set whether or not a YAML file states them. None: a
+    # section whose keys depend on its content (data: `data.name` picks the kind).
+    schema: type | None
+    parse: Parser | None  # its own parser (mapping, key) -> typed section
+    required: bool  # the composed config must have the key
+    nullable: bool  # `key: null` is accepted and means "not given"
+    raw: bool  # kept as a plain mapping: another package parses it (search)
+
+
+def section(
+    schema: type | None = None,
+    parse: Parser | None = None,
+    *,
+    required: bool = True,
+    nullable: bool = False,
+    raw: bool = False,
+) -> dict[str, Section]:
+    """The metadata that declares a `Run` field a top-level config section
+    (`field(metadata=section(...))`): the accepted top-level keys, `parse_run`'s step for it
+    and composition's schema all come from this one line."""
+    return {"section": Section(schema, parse, required, nullable, raw)}
+
+
+def sections(cls: type) -> dict[str, Section]:
+    """The sections a dataclass declares with `section(...)`, by key, in order."""
+    return {f.name: f.metadata["section"] for f in dataclasses.fields(cls)
+            if "section" in f.metadata}
+
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("constant", "step", "cosine")

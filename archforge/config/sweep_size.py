@@ -1,6 +1,6 @@
 """The number of jobs an `-m` sweep asks for, counted from its overrides without expanding
 them: `seed='range(0,1000000000)'` is refused in milliseconds instead of building a list of a
-billion values (archforge/config/limits.py, `max_sweep_jobs`)."""
+billion values (archforge/limits.py, `max_sweep_jobs`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, RangeSweep
 from hydra.errors import HydraException
 
-from archforge.config.limits import config_limits, raise_hint
 from archforge.errors import ConfigError
+from archforge.limits import config_limits, raise_hint
 
 
 def _count(value: object) -> int:

@@ -4,7 +4,7 @@ nesting depth.
 PyYAML's parser produces events without recursion and an alias costs one event, so the
 document's expanded size is counted in one linear pass (an anchor's size is counted once,
 then added per alias) and nothing is built before the limits are checked
-(archforge/config/limits.py).
+(archforge/limits.py).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from yaml.events import (
     ScalarEvent,
 )
 
-from archforge.config.limits import config_limits, raise_hint
 from archforge.errors import ConfigError
+from archforge.limits import config_limits, raise_hint
 
 
 def check_yaml_size(text: str, path: Path, key: str, loader: type = yaml.SafeLoader) -> None:

@@ -19,7 +19,6 @@ from omegaconf import DictConfig
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from archforge.config.compose import to_plain
 from archforge.data.imaging import image_to_tensor
 from archforge.data.in_memory import InMemoryLoader
 from archforge.data.tensors import TensorImageDataset
@@ -32,6 +31,7 @@ from archforge.data.transforms import (
 )
 from archforge.errors import ConfigError
 from archforge.model.limits import limits
+from archforge.plain import to_plain
 from archforge.typed import from_mapping, require
 
 HPARAMS_KEY = "archforge_data"  # the data module's one entry in Lightning's hparams

@@ -7,10 +7,10 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from archforge.config.compose import to_plain
 from archforge.data.base import ImageDataModule
 from archforge.data.registry import DATASETS
 from archforge.errors import ConfigError
+from archforge.plain import to_plain
 
 
 def data_kind(mapping: Mapping[str, Any], path: str = "data") -> type[ImageDataModule]:

@@ -11,6 +11,7 @@ changes, so a search composing many trials reads it once per process.
 from __future__ import annotations
 
 import functools
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,16 @@ def folder_stats(root: Path, classes: list[str]) -> FolderStats:
     return _stats(root, tuple(classes), stamp)
 
 
+def list_files(folder: Path) -> list[Path]:
+    """Every visible file under `folder`, recursively, in a stable order."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        # Hidden files (.DS_Store, editor swap files) are not images anyone meant to add.
+        found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
+    return found
+
+
 def _mtime(folder: Path) -> int:
     try:
         return folder.stat().st_mtime_ns
@@ -88,8 +99,6 @@ def _mtime(folder: Path) -> int:
 
 @functools.lru_cache(maxsize=16)
 def _stats(root: Path, classes: tuple[str, ...], stamp: tuple[int, ...]) -> FolderStats:
-    from archforge.data.image_folder import list_files
-
     sizes: Counter[tuple[int, int]] = Counter()
     images = colour = 0
     for name in classes:

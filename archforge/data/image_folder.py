@@ -15,7 +15,6 @@ stream through a DataLoader that decodes every epoch.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from archforge.data.base import DataConfig, DataWarning, ImageDataModule
-from archforge.data.folder_stats import describe, folder_stats
+from archforge.data.folder_stats import describe, folder_stats, list_files
 from archforge.data.imaging import load_image, pil_mode, verify_image
 from archforge.data.registry import DATASETS
 from archforge.data.split import check_fraction, stratified_split
@@ -110,16 +109,6 @@ def no_classes(folder: Path, key: str) -> ConfigError:
 def class_folders(root: Path) -> list[str]:
     """Sorted names of the visible sub-folders of `root`."""
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def list_files(folder: Path) -> list[Path]:
-    """Every visible file under `folder`, recursively, in a stable order."""
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        # Hidden files (.DS_Store, editor swap files) are not images anyone meant to add.
-        found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
-    return found
 
 
 def _warn_skipped(path: Path, reason: str) -> None:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from archforge.config.limits import config_limits, raise_hint
 from archforge.data.base import DataConfig, ImageDataModule
 from archforge.data.registry import DATASETS
 from archforge.data.split import check_fraction, stratified_split
 from archforge.data.tensors import TensorImageDataset
 from archforge.data.transforms import AugmentConfig
+from archforge.limits import config_limits, raise_hint
 from archforge.typed import require
 
 _CHUNK = 4096  # samples generated at a time, bounding the float32 scratch memory

@@ -10,11 +10,9 @@ with an `ARCHFORGE_` prefix, e.g. `ARCHFORGE_MAX_STAGE_DEPTH=5000`.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from dataclasses import dataclass
 
-T = TypeVar("T")
+from archforge.limits import from_env
 
 
 @dataclass(frozen=True)
@@ -32,18 +30,3 @@ class Limits:
 def limits() -> Limits:
     """The defaults, with any `ARCHFORGE_<NAME>` environment override applied."""
     return from_env(Limits)
-
-
-def from_env(cls: type[T]) -> T:
-    """A limits dataclass with each field's `ARCHFORGE_<NAME>` environment override."""
-    values: dict[str, int | float] = {}
-    for f in fields(cls):  # type: ignore[arg-type]
-        raw = os.environ.get(f"ARCHFORGE_{f.name.upper()}")
-        if raw is None:
-            continue
-        try:
-            values[f.name] = float(raw) if f.type in (float, "float") else int(raw)
-        except ValueError as exc:
-            raise ValueError(f"ARCHFORGE_{f.name.upper()}={raw!r} is not a number") from exc
-    made: Any = cls(**values)
-    return made

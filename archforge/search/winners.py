@@ -26,8 +26,9 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
-from archforge.config.compose import compose, to_plain
+from archforge.config.compose import compose
 from archforge.config.search_settings import SearchSettings
+from archforge.plain import to_plain
 
 # Keys of the composed config that describe the search, not the run it trained.
 DROPPED_KEYS = ("search", "run_dir")

@@ -8,12 +8,12 @@ drift towards the new data while their affine weights cannot follow, which hurts
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from torch import nn
 
-from archforge.errors import ConfigError
 from archforge.model.network import Network
+from archforge.model.stages import select_stages
 
 _FROZEN = "_archforge_frozen"
 
@@ -51,34 +51,6 @@ def keep_frozen_norms_in_eval(root: nn.Module) -> None:
 def stage_indices(net: Network, selection: str | int | Sequence[str | int], key: str) -> list[int]:
     """Resolve `all`, an index (negative counts from the end) or a stage name, or a list."""
     return select_stages(net.stage_names, selection, key)
-
-
-def select_stages(names: Sequence[str], selection: str | int | Sequence[str | int],
-                  key: str) -> list[int]:
-    """`stage_indices` for a model's stage names alone (checked before anything is built)."""
-    n = len(names)
-    if isinstance(selection, str) and selection == "all":
-        return list(range(n))
-    if selection is None:
-        return []
-    items: Iterable[str | int] = (
-        [selection] if isinstance(selection, str | int) else list(selection)
-    )
-    out: list[int] = []
-    for item in items:
-        if isinstance(item, int) and not isinstance(item, bool):
-            if not -n <= item < n:
-                raise ConfigError(key, f"stage {item} does not exist; the model has {n} stages")
-            out.append(item % n)
-        elif isinstance(item, str) and item in names:
-            out.append(list(names).index(item))
-        else:
-            raise ConfigError(
-                key,
-                f"got {item!r}; expected 'all', a stage index in [-{n}, {n - 1}] or a stage "
-                f"name ({', '.join(names)})",
-            )
-    return sorted(set(out))
 
 
 def freeze_backbone(net: Network, stages: str | int | Sequence[str | int], key: str) -> list[int]:

@@ -27,6 +27,8 @@ from typing import Any
 
 import lightning as L
 
+from archforge.pids import pid_alive
+
 
 def cores() -> int:
     """The cores this process may run on."""
@@ -62,16 +64,6 @@ def free_cores(window: float = 0.2) -> float:
     return max(0.0, cores() - busy)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class SharedCores:
     """This process's entry in the folder that counts archforge runs training on this
     machine (one empty file named by its pid; files of dead processes are ignored)."""
@@ -95,7 +87,7 @@ class SharedCores:
             pids = [int(p.name) for p in self.folder.iterdir() if p.name.isdigit()]
         except OSError:
             return 1
-        return max(1, sum(_alive(pid) for pid in pids if pid != os.getpid()) + 1)
+        return max(1, sum(pid_alive(pid) for pid in pids if pid != os.getpid()) + 1)
 
     def share(self) -> int:
         return max(1, cores() // self.runs())

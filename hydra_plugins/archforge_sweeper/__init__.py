@@ -2,5 +2,5 @@
 
 Hydra finds this package in its `hydra_plugins` namespace once archforge is installed. The
 plugin itself stays small (Hydra imports every plugin module when it starts); the search
-runs in `archforge.search.runtime.sweeper`.
+runs in `archforge.cli.sweeper`.
 """

@@ -34,7 +34,7 @@ ConfigStore.instance().store(group="hydra/sweeper", name="archforge",
 
 class ArchforgeSweeper(Sweeper):
     """Asks the study for trials, launches each batch through the configured launcher and
-    records every outcome (see archforge.search.runtime.sweeper)."""
+    records every outcome (see archforge.cli.sweeper)."""
 
     def __init__(self, search: Any = None, job: Any = None) -> None:
         self.search = search
@@ -42,7 +42,7 @@ class ArchforgeSweeper(Sweeper):
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
-        from archforge.search.runtime.sweeper import SweepRunner
+        from archforge.cli.sweeper import SweepRunner
 
         self.runner = SweepRunner(hydra_context, task_function, config, self.search)
 

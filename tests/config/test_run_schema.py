@@ -108,3 +108,41 @@ def test_search_checkpoints_string_is_not_read_as_true() -> None:
     with pytest.raises(ConfigError) as info:
         parse_settings(compose(["search=resnet_cifar", "search.checkpoints='no'"]))
     assert "true or false" in str(info.value)
+
+
+def test_each_section_is_declared_once_on_run() -> None:
+    """Run's section fields are the config's sections: their annotations are the schemas
+    composition uses, and parse_run accepts exactly them besides RunKeys' keys."""
+    import dataclasses
+    import typing
+
+    from archforge.config.compose import schema_fields
+    from archforge.config.run import SECTIONS, Run, RunKeys
+    from archforge.data.base import DataConfig
+
+    hints = typing.get_type_hints(Run, localns={"DataConfig": DataConfig})  # TYPE_CHECKING
+    assert list(SECTIONS) == ["data", "model", "optim", "trainer", "finetune", "checkpoint",
+                              "search"]
+    for key, info in SECTIONS.items():
+        if info.schema is not None and not info.raw:
+            assert hints[key] is info.schema, key
+            assert schema_fields([key]) == \
+                {f.name for f in dataclasses.fields(info.schema)} - {"extra"}
+    assert hints["data"] is DataConfig and SECTIONS["data"].schema is None
+    assert schema_fields([]) == {f.name for f in dataclasses.fields(RunKeys)} | set(SECTIONS)
+    assert {"depth", "stride", "block"} <= schema_fields(["model", "stages", "1"])
+    assert "n_trials" in schema_fields(["search"])
+
+
+def test_a_missing_or_wrong_section_is_one_error_naming_it() -> None:
+    from archforge.plain import to_plain
+
+    cfg = to_plain(compose(["data=digits"]), "config")
+    with pytest.raises(ConfigError, match=r"^optim: missing; expected a mapping$"):
+        parse_run({k: v for k, v in cfg.items() if k != "optim"})
+    with pytest.raises(ConfigError, match=r"^finetune: got 3; expected a mapping$"):
+        parse_run({**cfg, "finetune": 3})
+    with pytest.raises(ConfigError, match=r"^optm: unknown key; .*did you mean 'optim'\?$"):
+        parse_run({**cfg, "optm": {}})
+    run = parse_run({**cfg, "search": None})
+    assert run.search is None and run.checkpoint.monitor == "val/acc"

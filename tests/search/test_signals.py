@@ -17,8 +17,8 @@ from optuna.trial import TrialState
 from search_helpers import assert_accounted, cli, load, tiny_args
 
 from archforge.cli.search import search
+from archforge.pids import pid_alive
 from archforge.search.runtime.signals import Interrupted, Stop
-from archforge.search.runtime.study import _pid_alive
 from archforge.search.strategy import training as training_module
 
 
@@ -165,9 +165,9 @@ def test_a_worker_ends_when_its_parent_is_killed(root: Path) -> None:
     proc.kill()  # SIGKILL: the parent cannot pass anything on
     proc.communicate(timeout=30)
     deadline = time.monotonic() + 20  # the heartbeat_grace of tiny.yaml is 30 s
-    while _pid_alive(child) and time.monotonic() < deadline:
+    while pid_alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _pid_alive(child), "the orphaned worker kept running"
+    assert not pid_alive(child), "the orphaned worker kept running"
     trials = {t.number: t for t in load(root).trials}
     mine = next(t for t in running if t.user_attrs["worker"] == 1)
     assert trials[mine.number].state == TrialState.FAIL  # recorded, re-queued on resume

@@ -20,8 +20,8 @@ from optuna.trial import TrialState
 from search_helpers import ROOT, assert_accounted, load, tiny_args
 
 from archforge.cli import main
+from archforge.cli.sweep_job import JOB_METRICS, JobAddress
 from archforge.search.runtime.study import counted
-from archforge.search.trial.job import JOB_METRICS, JobAddress
 
 # every trial pruned after epoch 1, the first one too (no search.min_completed guard)
 PRUNE_AT_1 = ("search.pruner={name:threshold,lower:0.99}", "search.min_completed=0")

@@ -14,9 +14,10 @@ from typing import Any
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from archforge.config.compose import compose, to_plain
+from archforge.config.compose import compose
 from archforge.config.search_settings import SearchSettings, parse_settings
 from archforge.errors import ConfigError
+from archforge.plain import to_plain
 from archforge.search.allow_list import trusted_targets
 from archforge.search.first_winner import with_first_winner
 from archforge.search.pruners import make_pruner

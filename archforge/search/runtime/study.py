@@ -34,6 +34,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from archforge.config.search_settings import SearchSettings, short_hash
 from archforge.errors import ConfigError
+from archforge.pids import pid_alive
 from archforge.search.runtime.journal import (
     ReadOnlyJournalFileBackend,
     Repaired,
@@ -258,20 +259,6 @@ def counted(trials: list[FrozenTrial]) -> list[FrozenTrial]:
             and not (t.state == TrialState.FAIL and t.number in again)]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child its parent has not reaped yet is a zombie: dead for us
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def orphan_reason(t: FrozenTrial, grace: float, now: float | None = None,
                   idle: bool = False) -> str | None:
     """Why a RUNNING trial has no live worker, or None. `idle`: this process runs no trial
@@ -281,7 +268,7 @@ def orphan_reason(t: FrozenTrial, grace: float, now: float | None = None,
     beat = t.user_attrs.get("heartbeat")
     if idle and host == HOST and pid == os.getpid():
         return f"worker lost: left running by an earlier search in process {pid}"
-    if host == HOST and isinstance(pid, int) and pid != os.getpid() and not _pid_alive(pid):
+    if host == HOST and isinstance(pid, int) and pid != os.getpid() and not pid_alive(pid):
         return f"worker lost: process {pid} on {host} is gone"
     if isinstance(beat, (int, float)) and now - beat > grace:
         return f"worker lost: no heartbeat from {host}:{pid} for {now - beat:.0f} s"

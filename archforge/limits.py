@@ -5,14 +5,17 @@ times) is 1 KB on disk and hundreds of millions of values in memory; a file nest
 thousands of levels deep exhausts the stack of any recursive reader; `-m
 seed='range(0,1000000000)'` asks for a billion jobs. Each is refused with one line before
 it is expanded. Like the model limits (archforge/model/limits.py) every bound can be raised
-for a run through `ARCHFORGE_<NAME>`, e.g. `ARCHFORGE_MAX_SWEEP_JOBS=50000`.
+for a run through `ARCHFORGE_<NAME>`, e.g. `ARCHFORGE_MAX_SWEEP_JOBS=50000` (`from_env`,
+which the model limits use too).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
-from archforge.model.limits import from_env
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -29,3 +32,18 @@ def config_limits() -> ConfigLimits:
 
 def raise_hint(name: str) -> str:
     return f"raise the limit with ARCHFORGE_{name.upper()}=N if this is intended"
+
+
+def from_env(cls: type[T]) -> T:
+    """A limits dataclass with each field's `ARCHFORGE_<NAME>` environment override."""
+    values: dict[str, int | float] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        raw = os.environ.get(f"ARCHFORGE_{f.name.upper()}")
+        if raw is None:
+            continue
+        try:
+            values[f.name] = float(raw) if f.type in (float, "float") else int(raw)
+        except ValueError as exc:
+            raise ValueError(f"ARCHFORGE_{f.name.upper()}={raw!r} is not a number") from exc
+    made: Any = cls(**values)
+    return made

@@ -1,7 +1,7 @@
 """The job side of `hydra/sweeper=archforge`: which trial a Hydra job trains, and the
 Lightning callback that reports its epochs to that trial.
 
-The sweeper (sweeper.py) gives every job it launches one Hydra override,
+The sweeper (archforge/cli/sweeper.py) gives every job it launches one Hydra override,
 `hydra.sweeper.job={storage: ..., study: ..., trial: N, threads: T}`, so inside the job
 `HydraConfig` names the trial, whatever launcher ran it (in the sweeper's process, a
 submitit child, a SLURM node). What the job needs to judge an epoch - the pruner, the

@@ -7,13 +7,13 @@ one difference, the evaluation: each round asks the study for `search.n_workers`
 checks them here (a candidate that breaks a constraint is recorded infeasible without a
 job), turns each trial's parameters into overrides and launches the batch through the
 configured Hydra launcher (basic, joblib, submitit_local, submitit_slurm). Every job
-reports each epoch to the study's storage and stops when the pruner says so (job.py);
+reports each epoch to the study's storage and stops when the pruner says so (sweep_job.py);
 when the batch returns, the sweeper reads each job's metrics back from the storage and
 records the trial complete, pruned or failed - a job that died without a result (killed,
 out of memory) is failed and re-queued up to `search.max_retries` times.
 
 Any other Hydra application (one whose task function is not archforge's `train`) gives
-the search settings under `hydra.sweeper.search` and adds `job.PruningCallback` to its
+the search settings under `hydra.sweeper.search` and adds `sweep_job.PruningCallback` to its
 Trainer; its trial parameters are any keys of its config, its objectives any metric it
 logs, and nothing is checked before its jobs run.
 """
@@ -35,6 +35,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
+from archforge.cli.sweep_job import JOB_DIR, JOB_METRICS, JOB_SETTINGS, JobAddress, job_settings
 from archforge.config.search_settings import COST_METRICS, DIRECTIONS, Objective, parse_settings
 from archforge.errors import ConfigError
 from archforge.search.allow_list import trusted_targets
@@ -45,7 +46,6 @@ from archforge.search.runtime.workers import run_loop, threads_per_worker
 from archforge.search.space.search_space import compile_space
 from archforge.search.strategy import make_evaluator
 from archforge.search.strategy.training import score, stored_attrs
-from archforge.search.trial.job import JOB_DIR, JOB_METRICS, JOB_SETTINGS, JobAddress, job_settings
 from archforge.search.trial.objective import Context, check
 from archforge.search.trial.outcome import Outcome, _first_line, failed
 from archforge.search.trial.outcome import guard as _guard
