@@ -63,7 +63,7 @@ def score(settings: SearchSettings, trial: optuna.Trial, costs: dict[str, float]
 
     The callback's decision is also read back from the storage: under `ddp_spawn` it ran in
     another process, whose callback object never comes back; in a job the sweeper launched
-    (runtime/sweeper.py) there is no callback here at all.
+    (cli/sweeper.py) there is no callback here at all.
     """
     stored = stored_attrs(trial)
     stop_reason = (callback and callback.stop_reason) or stored.get("stop_reason")
