@@ -54,7 +54,9 @@ def run(settings: Settings, overrides: list[str], run_dir: Path) -> Outcome:
     for model in settings.models:
         for seed in settings.seeds:
             runs.setdefault(model, []).append(train_run(model, [
-                "label_smoothing=0.0", "data.batch_size=128", "optim.warmup_epochs=2",
+                "label_smoothing=0.0", "data.batch_size=128",
+                # the recipe's 2 warm-up epochs, fewer when the run itself is shorter
+                f"optim.warmup_epochs={min(2, settings.epochs - 1)}",
                 f"model={model}", f"seed={seed}",
                 f"trainer.max_epochs={settings.epochs}", *overrides,
             ], run_dir / f"{model}_seed{seed}"))

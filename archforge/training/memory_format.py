@@ -48,6 +48,8 @@ FAMILIES: dict[str, str] = {
     "xception": "separable",
     "vgg": "vgg",
     "conv": "vgg",  # plain conv stages (LeNet-5, AlexNet): dense convolutions like VGG's
+    "nb201_cell": "nb201",
+    "nb201_reduction": "nb201",
 }
 NEUTRAL_BLOCKS = frozenset({"maxpool", "avgpool"})
 
@@ -62,6 +64,7 @@ CPU_CHANNELS_LAST: dict[str, bool] = {
     "separable": True,
     "vgg": False,  # x0.98 on vgg16: no gain, so the default layout stays
     "dense": False,  # DenseNet: not measured yet, so the default layout stays
+    "nb201": False,  # NAS-Bench-201 cells: not measured yet, so the default layout stays
 }
 
 GPU_ACCELERATORS = frozenset({"gpu", "cuda"})
