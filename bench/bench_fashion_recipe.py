@@ -64,6 +64,7 @@ def main() -> None:
               f"search.n_trials={args.search_trials}", f"trainer.max_epochs={args.search_epochs}",
               f"data.train_subset={args.search_subset}", "search.progress=false"]
     phases.append({"phase": "search", "command": " ".join(search), "wall_s": archforge(search)})
+    save(args, root, phases)
     for label, head in (
         ("retrain winner", ["train", "-cd", str(root / "search" / "fashion"), "-cn", "best_run"]),
         ("ResNet-20", ["train", "model=resnet20", "data=fashion_mnist", "optim.lr=0.1"]),
@@ -74,6 +75,7 @@ def main() -> None:
         result = json.loads((run_dir / "evaluation_test.json").read_text())
         phases.append({"phase": label, "command": " ".join(cmd), "wall_s": wall,
                        "test_acc": result["accuracy"], "params": params(run_dir)})
+        save(args, root, phases)  # each phase as it ends: a long run keeps what it measured
     print("\n| phase | wall time | test accuracy | params | command |")
     print("|---|---:|---:|---:|---|")
     for p in phases:
@@ -83,6 +85,10 @@ def main() -> None:
               f"`archforge {p['command']}` |")
     total = phases[0]["wall_s"] + phases[1]["wall_s"]
     print(f"\nsearch + retrain: {total / 60:.1f} min wall")
+    save(args, root, phases)
+
+
+def save(args: argparse.Namespace, root: Path, phases: list[dict[str, Any]]) -> None:
     if args.json:
         args.json.write_text(json.dumps({"args": vars(args) | {"root": str(root)},
                                          "phases": phases}, indent=1, default=str))
