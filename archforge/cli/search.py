@@ -8,6 +8,7 @@ the same overrides, so they share nothing but the study's storage).
 
 from __future__ import annotations
 
+import argparse
 import sys
 import threading
 import time
@@ -20,11 +21,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archforge.cli.hydra_app import task_overrides
+from archforge.config.compose import schema_overrides
 from archforge.config.follow_data import follow_data
 from archforge.config.search_settings import SearchSettings
 from archforge.errors import ConfigError
 from archforge.search.report import no_completed_trial, trials_table, write_report
-from archforge.search.runtime.prepare import Prepared, prepare, quiet
+from archforge.search.runtime.prepare import Prepared, prepare, quiet, space_first
 from archforge.search.runtime.signals import handling, signal_name, stop
 from archforge.search.runtime.storage_errors import failure_line
 from archforge.search.runtime.study import (
@@ -51,6 +53,17 @@ def _status(study: optuna.Study) -> tuple[int, str]:
     if done and len(study.directions) == 1:
         text += f" | best {study.best_value:.4f}"
     return n, text
+
+
+def before_hydra(parsed: argparse.Namespace) -> None:
+    """Hydra composes (and checks) the command line before the task runs: the search's own
+    overrides go in front of the user's, as every trial has them, so `search=fashion
+    data.train_subset=6000` sets a key of the data set the search selects."""
+    user = [i for i in parsed.overrides if not i.startswith(("hydra.", "hydra/"))]
+    if parsed.multirun or not user:
+        return
+    at = parsed.overrides.index(user[0])
+    parsed.overrides[at:] = schema_overrides(space_first(user))
 
 
 def search_task(cfg: DictConfig) -> None:

@@ -51,7 +51,7 @@ def load(target: str) -> Callable[..., Any]:
 # overrides, so another primary config (-cd/-cn) would be silently dropped: refused.
 _STUDY = HydraApp(overrides=("hydra.output_subdir=null", "hydra.run.dir=.",
                              "hydra/job_logging=none", "hydra/hydra_logging=none"),
-                  primary_flags=False)
+                  before="archforge.cli.search:before_hydra", primary_flags=False)
 
 COMMANDS: dict[str, Command] = {
     "summary": Command("per-stage table of a model: archforge summary model=resnet50 [overrides]",

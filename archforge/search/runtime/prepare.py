@@ -69,6 +69,28 @@ class Prepared:
         return len(study.get_trials(deepcopy=False))
 
 
+def own_overrides(args: Sequence[str]) -> list[str]:
+    """The `search=...` and `search.*` overrides among `args`."""
+    return [a for a in args if a.lstrip("+~").partition("=")[0].partition(".")[0] == "search"]
+
+
+def space_first(args: Sequence[str]) -> list[str]:
+    """`args` with the search's own overrides (data=fashion_mnist, trainer.max_epochs, ...)
+    in front, as every trial composes them: the command line can then set keys of the data
+    or model the search selects (`data.train_subset=6000` after `search=fashion`)."""
+    args = list(args)
+    if not own_overrides(args):
+        return args
+    return _in_front(parse_settings(compose(own_overrides(args), "config")).overrides, args)
+
+
+def _in_front(given: list[str], args: list[str]) -> list[str]:
+    """`given + args`, unless `args` starts with them already (`archforge search` puts them
+    there for Hydra, which may have written a schema key as `++key=value`)."""
+    head = [a.removeprefix("++") for a in args[:len(given)]]
+    return args if head == given else [*given, *args]
+
+
 def prepare(args: Sequence[str]) -> Prepared:
     args = list(args)
     if not any(a.split("=", 1)[0] == "search" for a in args):
@@ -76,9 +98,8 @@ def prepare(args: Sequence[str]) -> Prepared:
                           "search=<path.yaml>")
     # The space's own overrides (data=fashion_mnist, trainer.max_epochs, ...) go first, so
     # the command line can set keys of the data or model they select (data.train_subset).
-    own = [a for a in args if a.lstrip("+~").partition("=")[0].partition(".")[0] == "search"]
-    settings = parse_settings(compose(own, "config"))
-    base_overrides = [*settings.overrides, *args]
+    settings = parse_settings(compose(own_overrides(args), "config"))
+    base_overrides = _in_front(settings.overrides, args)
     cfg = compose(base_overrides, "config")
     settings = parse_settings(cfg)
     settings.allowed_targets = trusted_targets(settings.allowed_targets, args)
