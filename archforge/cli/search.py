@@ -40,7 +40,7 @@ from archforge.search.runtime.study import (
 )
 from archforge.search.runtime.workers import Workers
 from archforge.search.strategy.prescreen import prescreen, proxy_scorer
-from archforge.search.winners import export, retrain_command
+from archforge.search.winners import export, retrain_command, winners
 
 
 def _status(study: optuna.Study) -> tuple[int, str]:
@@ -171,7 +171,7 @@ def print_winners(console: Console, study: optuna.Study, prep: Prepared,
     if not archforge_runs:
         done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
         if done and len(study.directions) == 1:
-            best = study.best_trial
+            best = winners(study, False, prep.settings.winner)[0]
             console.print(f"best trial {best.number}: "
                           f"{' '.join(best.user_attrs.get('overrides', []))}")
         elif not done:

@@ -28,6 +28,7 @@ COST_METRICS = ("params", "macs", "latency_ms")
 TRAIN_METRICS = ("val/acc", "val/loss", "val/acc_top5")
 DIRECTIONS = ("maximize", "minimize")
 START_METHODS = ("auto", "fork", "spawn")
+WINNER_RULES = ("best_run", "mean")
 DEFAULT_PRUNER = {"name": "hyperband", "min_resource": 1, "reduction_factor": 3,
                   "bootstrap_count": 1}
 MAX_THREADS = 1024  # torch threads per worker: more than any machine has cores
@@ -120,6 +121,10 @@ class SearchSettings:
     threads: int | None = None  # torch threads per worker; None: cores // n_workers
     start_method: str = "auto"  # how worker children start: auto | fork | spawn (workers.py)
     export: str = "best"  # best | pareto | none
+    # The single-objective winner: the best single run (Optuna's best trial), or the
+    # candidate with the best mean over its runs (a repeated candidate trains with the next
+    # seed; search/repeats.py). bench/bench_search_quality.py measures both.
+    winner: str = "best_run"  # best_run | mean
     max_retries: int = 1  # re-runs of a trial whose worker died or was interrupted
     allowed_targets: list[str] = field(default_factory=list)  # `_target_` modules (target.py)
 
@@ -150,6 +155,8 @@ class SearchSettings:
                     self.start_method, "auto or spawn (this platform cannot fork)")
         require(self.export in ("best", "pareto", "none"), f"{path}.export", self.export,
                 "best, pareto or none")
+        require(self.winner in WINNER_RULES, f"{path}.winner", self.winner,
+                describe_choices(self.winner, WINNER_RULES))
         for i, target in enumerate(self.allowed_targets):
             require(bool(re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", target)),
                     f"{path}.allowed_targets[{i}]", target, "a module path such as mypkg.samplers")

@@ -18,6 +18,7 @@ per Pareto-optimal trial (`trial_*.yaml` stays the glob of the model files).
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from optuna.trial import FrozenTrial, TrialState
 from archforge.config.compose import compose
 from archforge.config.search_settings import SearchSettings
 from archforge.plain import to_plain
+from archforge.search.repeats import best_by_mean, runs_of
 
 # Keys of the composed config that describe the search, not the run it trained.
 DROPPED_KEYS = ("search", "run_dir")
@@ -38,8 +40,12 @@ def _title(study: optuna.Study, trial: FrozenTrial) -> str:
     values = ", ".join(f"{v:.6g}" for v in trial.values or [])
     params = trial.user_attrs.get("params")
     count = f"{params:,}" if isinstance(params, int) else "?"
+    runs = runs_of(study, trial)
+    mean = (f"; the candidate's mean over its {len(runs)} runs (seeds): "
+            f"{statistics.fmean(float(t.value) for t in runs):.6g}"  # type: ignore[arg-type]
+            if len(runs) > 1 and len(study.directions) == 1 else "")
     return (f"# archforge search: study {study.study_name!r}, trial {trial.number}, "
-            f"objective values [{values}], {count} params\n")
+            f"objective values [{values}], {count} params{mean}\n")
 
 
 def model_name(study: optuna.Study, trial: FrozenTrial) -> str:
@@ -85,14 +91,19 @@ def run_yaml(study: optuna.Study, trial: FrozenTrial, base_overrides: Sequence[s
     return header + OmegaConf.to_yaml(OmegaConf.create(cfg))
 
 
-def winners(study: optuna.Study, multi_objective: bool) -> list[FrozenTrial]:
+def winners(study: optuna.Study, multi_objective: bool,
+            rule: str = "best_run") -> list[FrozenTrial]:
+    """The Pareto front (several objectives), else the one winner by `search.winner`."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     done = [t for t in done if "model_config" in t.user_attrs]
     if not done:
         return []
     if multi_objective:
         return sorted(study.best_trials, key=lambda t: t.number)
-    return [study.best_trial]
+    if rule == "best_run":
+        return [study.best_trial]
+    best = best_by_mean(study, done)
+    return [] if best is None else [best.trial]
 
 
 def _write(path: Path, text: str) -> None:
@@ -117,7 +128,7 @@ def export(study: optuna.Study, settings: SearchSettings,
     """Write the winners' model and run files; return their paths (model file first)."""
     if settings.export == "none":
         return []
-    best = winners(study, settings.multi_objective)
+    best = winners(study, settings.multi_objective, settings.winner)
     if not best:
         return []
     out: list[Path] = []

@@ -161,7 +161,7 @@ def fingerprint(base: dict[str, Any], space: dict[str, Any], settings: SearchSet
 VOLATILE_SEARCH_KEYS = {
     "study_name", "storage", "root", "n_trials", "n_workers", "timeout", "progress", "threads",
     "heartbeat_interval", "heartbeat_grace", "export", "max_retries", "sampler", "pruner",
-    "seed", "checkpoints", "allowed_targets", "start_method", "min_completed",
+    "seed", "checkpoints", "allowed_targets", "start_method", "min_completed", "winner",
 }
 VOLATILE_KEYS = {"run_dir", "progress", "test"}
 

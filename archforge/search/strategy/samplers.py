@@ -1,8 +1,9 @@
 """How candidates are proposed: samplers by name, `{name: ..., **kwargs}` or `{_target_: ...}`.
 
 TPE (Bergstra et al. 2011) is the default; `random`, `grid` (over the space's categorical
-and integer values), `cmaes` (Hansen 2016) and `nsga2` (Deb et al. 2002, for several
-objectives) are Optuna's; `evolution` is archforge's regularised evolution (Real et al.
+and integer values), `cmaes` (Hansen 2016), `gp` (Gaussian-process Bayesian optimisation
+with log expected improvement; Optuna's GPSampler, which models the evaluation noise) and
+`nsga2` (Deb et al. 2002, for several objectives) are Optuna's; `evolution` is archforge's regularised evolution (Real et al.
 2019, evolution.py). Each worker seeds its sampler with `search.seed + worker`, so two
 workers never propose the same random start-up candidates.
 
@@ -33,6 +34,7 @@ for _name, _cls in (
     ("random", optuna.samplers.RandomSampler),
     ("grid", optuna.samplers.GridSampler),
     ("cmaes", optuna.samplers.CmaEsSampler),
+    ("gp", optuna.samplers.GPSampler),
     ("nsga2", optuna.samplers.NSGAIISampler),
     ("nsgaii", optuna.samplers.NSGAIISampler),
     ("evolution", RegularizedEvolutionSampler),

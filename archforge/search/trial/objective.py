@@ -33,6 +33,7 @@ from optuna.trial import TrialState
 
 from archforge.config.run import parse_run
 from archforge.config.search_settings import SearchSettings
+from archforge.search.repeats import repeat_index
 from archforge.search.space.search_space import SearchSpace, trial_config
 from archforge.search.strategy.evaluator import Evaluator
 from archforge.search.trial.constraints import (
@@ -76,8 +77,13 @@ def check(ctx: Context, trial: optuna.Trial) -> Candidate | Outcome:
     """Sample, compose, parse the run (the model traced on the meta device) and apply the
     constraints."""
     _, overrides = ctx.space.sample(trial)
-    trial.set_user_attr("overrides", overrides)
     cfg = trial_config(ctx.base_overrides, overrides)
+    repeat = repeat_index(trial)
+    if repeat and cfg.get("seed") is not None:  # a second measurement, not a copy (repeats.py)
+        cfg.seed = int(cfg.seed) + repeat
+        overrides = [*overrides, f"seed={cfg.seed}"]
+        trial.set_user_attr("repeat", repeat)
+    trial.set_user_attr("overrides", overrides)
     strategy = _ddp_for_search(cfg)  # before parsing: from here on the run is typed
     if strategy:
         trial.set_user_attr("strategy", strategy)
