@@ -54,6 +54,9 @@ def main() -> None:
     parser.add_argument("--retrain-epochs", type=int, default=3)
     parser.add_argument("--retrain-subset", type=int, default=12000, help="0: all")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--skip-search", action="store_true",
+                        help="reuse the search already in --root (retrain and baseline only)")
+    parser.add_argument("--skip-baseline", action="store_true")
     args = parser.parse_args()
     root = args.root.resolve()
     subset = "null" if args.retrain_subset == 0 else str(args.retrain_subset)
@@ -63,12 +66,14 @@ def main() -> None:
     search = ["search", "search=fashion", f"search.root={root / 'search'}",
               f"search.n_trials={args.search_trials}", f"trainer.max_epochs={args.search_epochs}",
               f"data.train_subset={args.search_subset}", "search.progress=false"]
-    phases.append({"phase": "search", "command": " ".join(search), "wall_s": archforge(search)})
-    save(args, root, phases)
-    for label, head in (
-        ("retrain winner", ["train", "-cd", str(root / "search" / "fashion"), "-cn", "best_run"]),
-        ("ResNet-20", ["train", "model=resnet20", "data=fashion_mnist", "optim.lr=0.1"]),
-    ):
+    if not args.skip_search:
+        phases.append({"phase": "search", "command": " ".join(search),
+                       "wall_s": archforge(search)})
+        save(args, root, phases)
+    runs = [("retrain winner", ["train", "-cd", str(root / "search" / "fashion"), "-cn",
+                                "best_run"]),
+            ("ResNet-20", ["train", "model=resnet20", "data=fashion_mnist", "optim.lr=0.1"])]
+    for label, head in runs[:1] if args.skip_baseline else runs:
         run_dir = root / label.replace(" ", "_").replace("-", "").lower()
         cmd = [*head, *retrain, f"run_dir={run_dir}"]
         wall = archforge(cmd)
@@ -83,8 +88,9 @@ def main() -> None:
         size = f"{p['params']:,}" if "params" in p else "-"
         print(f"| {p['phase']} | {p['wall_s']:.0f} s | {acc} | {size} | "
               f"`archforge {p['command']}` |")
-    total = phases[0]["wall_s"] + phases[1]["wall_s"]
-    print(f"\nsearch + retrain: {total / 60:.1f} min wall")
+    if not args.skip_search:
+        total = phases[0]["wall_s"] + phases[1]["wall_s"]
+        print(f"\nsearch + retrain: {total / 60:.1f} min wall")
     save(args, root, phases)
 
 

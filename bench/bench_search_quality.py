@@ -42,6 +42,7 @@ from archforge.search.strategy.samplers import make_sampler
 BUDGETS = (10, 30, 100, 300)
 HERE = Path(__file__).resolve().parent
 PROXIES = HERE / "figures" / "nb201_proxies.json"
+STORE = HERE / "figures" / "nb201_search_quality.json"
 FLOOR = 0.005  # a mean regret of 0 on the log scale
 
 
@@ -49,16 +50,22 @@ FLOOR = 0.005  # a mean regret of 0 on the log scale
 class Arm:
     sampler: str
     prescreen: bool
+    samples: int = 100
 
     @property
     def label(self) -> str:
-        return self.sampler + (" + prescreen" if self.prescreen else "")
+        return self.sampler + (f" + prescreen {self.samples}" if self.prescreen else "")
+
+
+RULES = ("best_run", "mean")  # search.winner
 
 
 def run(space: SearchSpace, table: NB201Table, arm: Arm, seed: int, evals: int,
         pool: dict[str, float], samples: int = 100,
-        top: int = 10) -> tuple[list[float], list[bool]]:
-    """Regret of the returned candidate after each evaluation, and whether it is the optimum."""
+        top: int = 10) -> dict[str, tuple[list[float], list[bool]]]:
+    """Per winner rule (`search.winner`): the regret of the candidate it returns after each
+    evaluation, and whether that is the optimum. A candidate proposed again is read again
+    (another stored seed, as a repeat trains with the next seed)."""
     spec = json.loads(arm.sampler) if arm.sampler.startswith("{") else arm.sampler
     study = optuna.create_study(direction="maximize",
                                 sampler=make_sampler(spec, space, seed, False))
@@ -68,18 +75,23 @@ def run(space: SearchSpace, table: NB201Table, arm: Arm, seed: int, evals: int,
         cells = [dict(zip(names, table.ops(k), strict=True)) for k in keys]
         enqueue_best(study, cells, [pool[k] for k in keys], top)
     best_value, best_key = float("-inf"), ""
-    regret, optimum = [], []
+    reads: dict[str, list[float]] = {}
+    out: dict[str, tuple[list[float], list[bool]]] = {r: ([], []) for r in RULES}
     for number in range(evals):
         trial = study.ask()
         chosen, _ = space.sample(trial)
         key = table.key([chosen[n] for n in names])
         _, acc = table.draw(key, seed, number)
         study.tell(trial, acc / 100.0)
+        reads.setdefault(key, []).append(acc)
         if acc > best_value:
             best_value, best_key = acc, key
-        regret.append(table.regret(best_key))
-        optimum.append(best_key == table.best_key)
-    return regret, optimum
+        # ties: the candidate read more often, then the first seen (as repeats.best_by_mean)
+        by_mean = max(reads, key=lambda k: (statistics.fmean(reads[k]), len(reads[k])))
+        for rule, winner in (("best_run", best_key), ("mean", by_mean)):
+            out[rule][0].append(table.regret(winner))
+            out[rule][1].append(winner == table.best_key)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -89,51 +101,66 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--datasets", nargs="*", default=["cifar10", "cifar100", "imagenet"])
     ap.add_argument("--samplers", nargs="*", default=["random", "tpe", "evolution"])
     ap.add_argument("--no-prescreen", action="store_true")
+    ap.add_argument("--only-prescreen", action="store_true")
     ap.add_argument("--prescreen-samples", type=int, default=100,
                     help="cells scored (at most the 1,000 of bench_proxies' file)")
     ap.add_argument("--prescreen-top", type=int, default=10)
     ap.add_argument("--plot", default=str(HERE / "figures" / "nb201_search_quality.png"))
+    ap.add_argument("--store", default=str(STORE),
+                    help="curves of every arm run so far (this run's arms replace theirs); "
+                         "the plot shows them all")
     args = ap.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = prepare(["search=nb201", "search.evaluator=table"]).space
+    space = prepare(["search=nb201", "search.evaluator=table", "search.prescreen.samples=0"]
+                    ).space
     pool = ({k: v["synflow"] for k, v in json.loads(PROXIES.read_text())["cells"].items()}
             if not args.no_prescreen else {})
-    arms = [Arm(s, p) for s in args.samplers for p in ((False,) if args.no_prescreen
-                                                        else (False, True))]
+    screens = ((False,) if args.no_prescreen else (True,) if args.only_prescreen
+               else (False, True))
+    arms = [Arm(s, p, args.prescreen_samples) for s in args.samplers for p in screens]
     budgets = [b for b in BUDGETS if b <= args.evals]
+    store_path = Path(args.store)
+    store = json.loads(store_path.read_text()) if store_path.is_file() else {}
     begun = time.perf_counter()
-    curves: dict[tuple[str, str], list[float]] = {}
     print(f"{args.seeds} seeds per arm, {args.evals} evaluations per run; regret in "
           "percentage points of mean validation accuracy; 'optimum': share of runs whose "
-          "returned candidate is the table's best")
+          "returned candidate is the table's best; winner: search.winner's rule")
     for dataset in args.datasets:
         table = load_table(dataset)
         print(f"\n### {table.data.title} (best mean validation accuracy "
               f"{table.best_mean:.2f}, cell {table.best_key})\n")
-        print("| sampler | " + " | ".join(f"{b} evals: mean / median / optimum"
-                                          for b in budgets) + " | s per run |")
-        print("|---" * (len(budgets) + 2) + "|")
+        print("| sampler | winner | " + " | ".join(f"{b} evals: mean / median / optimum"
+                                                   for b in budgets) + " | s per run |")
+        print("|---" * (len(budgets) + 3) + "|")
         for arm in arms:
             started = time.perf_counter()
             results = [run(space, table, arm, seed, args.evals, pool,
                            args.prescreen_samples, args.prescreen_top)
                        for seed in range(args.seeds)]
             per_run = (time.perf_counter() - started) / args.seeds
-            cells = []
-            for b in budgets:
-                at = [r[b - 1] for r, _ in results]
-                found = sum(o[b - 1] for _, o in results) / len(results)
-                cells.append(f"{statistics.fmean(at):.3f} / {statistics.median(at):.3f} / "
-                             f"{found:.0%}")
-            print(f"| {arm.label} | " + " | ".join(cells) + f" | {per_run:.2f} |")
-            curves[(dataset, arm.label)] = [statistics.fmean(r[n] for r, _ in results)
-                                            for n in range(args.evals)]
-    plot(curves, args.datasets, arms, Path(args.plot))
+            for rule in RULES:
+                cells = []
+                for b in budgets:
+                    at = [r[rule][0][b - 1] for r in results]
+                    found = sum(r[rule][1][b - 1] for r in results) / len(results)
+                    cells.append(f"{statistics.fmean(at):.3f} / {statistics.median(at):.3f} / "
+                                 f"{found:.0%}")
+                print(f"| {arm.label} | {rule} | " + " | ".join(cells) + f" | {per_run:.2f} |",
+                      flush=True)
+                store[f"{dataset}|{arm.label}|{rule}"] = {
+                    "seeds": args.seeds,
+                    "curve": [statistics.fmean(r[rule][0][n] for r in results)
+                              for n in range(args.evals)]}
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    if store_path.is_file():  # another bench process may have added arms meanwhile
+        store = json.loads(store_path.read_text()) | store
+    store_path.write_text(json.dumps(store, indent=0))
+    plot(store, args.datasets, Path(args.plot))
     print(f"\nplot: {args.plot}; the whole bench took {time.perf_counter() - begun:.0f} s")
 
 
-def plot(curves: dict[tuple[str, str], list[float]], datasets: Sequence[str],
-         arms: Sequence[Arm], path: Path) -> None:
+def plot(store: dict[str, dict[str, object]], datasets: Sequence[str], path: Path) -> None:
+    """Mean regret against evaluations for every stored arm (search.winner=best_run)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -141,10 +168,13 @@ def plot(curves: dict[tuple[str, str], list[float]], datasets: Sequence[str],
 
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
-        for arm in arms:
-            ys = curves[(dataset, arm.label)]
-            ax.plot(range(1, len(ys) + 1), [max(y, FLOOR) for y in ys], label=arm.label,
-                    linestyle="--" if arm.prescreen else "-")
+        for name, entry in sorted(store.items()):
+            ds, label, rule = name.split("|")
+            if ds != dataset or rule != "best_run":
+                continue
+            ys = list(entry["curve"])  # type: ignore[call-overload]
+            ax.plot(range(1, len(ys) + 1), [max(y, FLOOR) for y in ys], label=label,
+                    linestyle="--" if "prescreen" in label else "-")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(bottom=FLOOR * 0.8)
@@ -153,7 +183,7 @@ def plot(curves: dict[tuple[str, str], list[float]], datasets: Sequence[str],
         ax.set_ylabel(f"mean regret (points; 0 drawn at {FLOOR})")
         ax.set_title(load_table(dataset).data.title)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
