@@ -4,8 +4,8 @@ TPE (Bergstra et al. 2011) is the default; `random`, `grid` (over the space's ca
 and integer values), `cmaes` (Hansen 2016), `gp` (Gaussian-process Bayesian optimisation
 with log expected improvement; Optuna's GPSampler, which models the evaluation noise) and
 `nsga2` (Deb et al. 2002, for several objectives) are Optuna's; `evolution` is archforge's
-regularised evolution (Real et al. 2019, evolution.py). Each worker seeds its sampler with `search.seed + worker`, so two
-workers never propose the same random start-up candidates.
+regularised evolution (Real et al. 2019, evolution.py). Each worker seeds its sampler with
+`search.seed + worker`, so two workers never propose the same random start-up candidates.
 
 Adding a sampler: a file with an `optuna.samplers.BaseSampler` subclass and one entry,
 `SAMPLERS.register("name")(MySampler)` (below, or in a plugin module loaded through the
