@@ -54,7 +54,20 @@ def test_unknown_evaluator_and_bad_options_are_one_error(root: Path) -> None:
 
 def nb201_args(root: Path, *extra: str) -> list[str]:
     return ["search=nb201", f"search.root={root}", "search.progress=false",
-            "search.evaluator=table", *extra]
+            "search.evaluator=table", "search.prescreen.samples=0", *extra]
+
+
+@pytest.mark.slow
+def test_the_nb201_default_strategy_runs_on_the_table(root: Path) -> None:
+    """search=nb201's own sampler (gp) after a synflow pre-screen (smaller here)."""
+    settings = prepare(["search=nb201"]).settings
+    assert settings.sampler == "gp" and settings.prescreen.proxy == "synflow"
+    assert (settings.prescreen.samples, settings.prescreen.top) == (300, 10)
+    assert search(nb201_args(root, "search.n_trials=4", "search.prescreen.samples=4",
+                             "search.prescreen.top=2")) == 0
+    trials = load(root, "nb201").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    assert [bool(t.user_attrs.get("prescreened")) for t in trials] == [True, True, False, False]
 
 
 def test_table_search_reads_the_table_for_the_built_cell(root: Path) -> None:
