@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                       flush=True)
                 store[f"{dataset}|{arm.label}|{rule}"] = {
                     "seeds": args.seeds,
-                    "curve": [statistics.fmean(r[rule][0][n] for r in results)
+                    "curve": [round(statistics.fmean(r[rule][0][n] for r in results), 4)
                               for n in range(args.evals)]}
     store_path.parent.mkdir(parents=True, exist_ok=True)
     if store_path.is_file():  # another bench process may have added arms meanwhile

@@ -92,7 +92,7 @@ def run_yaml(study: optuna.Study, trial: FrozenTrial, base_overrides: Sequence[s
 
 
 def winners(study: optuna.Study, multi_objective: bool,
-            rule: str = "best_run") -> list[FrozenTrial]:
+            rule: str = "mean") -> list[FrozenTrial]:
     """The Pareto front (several objectives), else the one winner by `search.winner`."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     done = [t for t in done if "model_config" in t.user_attrs]
