@@ -91,9 +91,11 @@ def check_primary_config(config_dir: str | None, name: str) -> None:
         return
     message = f"no config {path}"
     if Path(name).stem == "best_run" or Path(name).stem.startswith("run_trial_"):
-        message += ("; archforge search writes it once a trial completes, and this search "
-                    "has none yet (its last lines and `archforge report search=...` say how "
-                    "its trials ended)")
+        message += ("; archforge search writes it when it ends with a completed trial: "
+                    "if it has none, its last lines and `archforge report search=...` say how "
+                    "its trials ended; if it stopped before writing it, running the same "
+                    "search command again writes it (a search that reached n_trials trains "
+                    "nothing more)")
     elif folder.is_dir():
         found = sorted(p.stem for p in folder.glob("*.yaml"))
         message += f"; {describe_choices(name, found)}" if found else "; the folder has no .yaml"

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import optuna
 from omegaconf import DictConfig
@@ -20,6 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from archforge.cli.closed_output import surviving_closed_output
 from archforge.cli.hydra_app import task_overrides
 from archforge.config.compose import schema_overrides
 from archforge.config.follow_data import follow_data
@@ -82,7 +84,7 @@ def search(args: list[str]) -> int:
     """Run (or resume) a search; 0 when done, 128+signum when stopped by SIGINT/SIGTERM,
     1 when a worker process died."""
     quiet()
-    with handling():
+    with handling(), surviving_closed_output():
         try:
             return _search(args)
         except Exception as exc:  # a database outage, a full disk: one line, no traceback
@@ -139,12 +141,14 @@ def _search(args: list[str]) -> int:
         failures = workers.run(study, on_trial=update)
         update(study)
     elapsed = time.perf_counter() - t0
+    # the winners' files first: printing can fail (a closed pipe), writing them must not wait
+    files = export(study, s, prep.base_overrides)
     # the result on stdout (progress and log lines above went to stderr)
     result = Console(soft_wrap=True)
     print_trials(result, study, s, k=5)
     after, info = _status(study)
     result.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
-    print_winners(result, study, prep)
+    print_winners(result, study, prep, files=files)
     for line in failures:
         console.print(f"[red]{line}[/]; its running trial is re-queued on resume")
     if stop.requested:
@@ -165,7 +169,7 @@ def _prescreen(prep: Prepared, study: optuna.Study, console: Console) -> None:
 
 
 def print_winners(console: Console, study: optuna.Study, prep: Prepared,
-                  archforge_runs: bool = True) -> None:
+                  archforge_runs: bool = True, files: list[Path] | None = None) -> None:
     """Export the winners (archforge's own runs) and print how to retrain them; for another
     application's sweep, the best trial's overrides."""
     if not archforge_runs:
@@ -177,7 +181,8 @@ def print_winners(console: Console, study: optuna.Study, prep: Prepared,
         elif not done:
             console.print("no completed trial yet")
         return
-    files = export(study, prep.settings, prep.base_overrides)
+    if files is None:
+        files = export(study, prep.settings, prep.base_overrides)
     for f in files:
         console.print(f"[green]{f}[/]  ({retrain_command(f)})")
     if files:

@@ -29,7 +29,7 @@ def test_search_report_and_retrain_after_no_completed_trial(
     assert main(["train", "-cd", str(study_dir), "-cn", "best_run"]) == 2
     err = capfd.readouterr().err
     assert err.startswith(f"ConfigError: --config-name: no config {study_dir}/best_run.yaml; "
-                          "archforge search writes it once a trial completes")
+                          "archforge search writes it when it ends with a completed trial")
     assert err.count("\n") == 1
 
     assert main(["report", *tiny_args(root)]) == 0
