@@ -168,12 +168,17 @@ def test_submitit_local_runs_two_pruned_jobs_at_once(tmp_path: Path) -> None:
     root = tmp_path / "runs"
     args = sweep_args(root, *SUBMITIT, "search.n_trials=2", "search.n_workers=2", *PRUNE_AT_1)
     assert main(args) == 0
+    assert_two_pruned_jobs_at_once(root)
+
+
+def assert_two_pruned_jobs_at_once(root: Path) -> None:
+    """Two trials pruned after epoch 1 of 2, run as one batch of two jobs, each in its own
+    process (neither the sweeper's) with half of the cores."""
     study = load(root)
     assert_accounted(study, 2)
     trials = study.get_trials()
     assert {t.state for t in trials} == {TrialState.PRUNED}
     assert [t.user_attrs["epochs"] for t in trials] == [1, 1]
-    # one batch of two jobs, each in its own process with half of the cores
     assert len({t.user_attrs["job_pid"] for t in trials} | {os.getpid()}) == 3
     cores = len(os.sched_getaffinity(0))
     assert [t.user_attrs["job_threads"] for t in trials] == [max(1, cores // 2)] * 2
