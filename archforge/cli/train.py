@@ -22,6 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from archforge.cli.closed_output import surviving_closed_output
 from archforge.errors import ConfigError
 from archforge.training.rundir import check_run_dir
 from archforge.training.threads import SharedCores, ThreadShare, choose_threads
@@ -106,12 +107,14 @@ def train_task(cfg: DictConfig) -> float | None:
         for line in run.notes:  # what was read from the data (an image folder's size)
             print(line, file=sys.stderr, flush=True)
     sweep = sweep_callbacks(hydra_cfg)
-    with ddp_relaunch_as_this_job(hydra_cfg, out), SharedCores() as shared:
-        result = fit(run, callbacks=[*sweep, *use_threads(run.keys.threads, hydra_cfg, shared)])
-    if _rank() == 0:
-        print_result(result)
-        if cfg.get("test"):
-            test_after_fit(cfg, result)
+    with surviving_closed_output():  # a reader that went away drops output, not the run
+        with ddp_relaunch_as_this_job(hydra_cfg, out), SharedCores() as shared:
+            result = fit(run, callbacks=[*sweep,
+                                         *use_threads(run.keys.threads, hydra_cfg, shared)])
+        if _rank() == 0:
+            print_result(result)
+            if cfg.get("test"):
+                test_after_fit(cfg, result)
     acc = result.metrics.get("val/acc")
     return None if acc is None else float(acc)
 
