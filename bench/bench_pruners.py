@@ -51,6 +51,11 @@ ARMS: dict[str, Any] = {
                      "bootstrap_count": 0},
     "hyperband b1": {"name": "hyperband", "min_resource": 1, "reduction_factor": 3,
                      "bootstrap_count": 1},
+    # the first rung later: nothing is judged on its first epoch or two
+    "hyperband b1, min 2": {"name": "hyperband", "min_resource": 2, "reduction_factor": 3,
+                            "bootstrap_count": 1},
+    "hyperband b1, min 3": {"name": "hyperband", "min_resource": 3, "reduction_factor": 3,
+                            "bootstrap_count": 1},
 }
 
 
