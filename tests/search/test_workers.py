@@ -94,3 +94,26 @@ def test_ctrl_c_and_sigkill_leave_a_resumable_study(root: Path) -> None:
     assert len(params) == len(set(params))
     retried = [t for t in study.trials if t.user_attrs.get("retry_of") == killed.number]
     assert len(retried) == 1 and retried[0].state.is_finished()
+
+
+def test_a_trial_its_dead_worker_never_marked_is_failed_and_requeued() -> None:
+    """A worker killed between `study.ask()` and marking the trial with its pid: once the
+    search's workers are gone, the unmarked trial is FAIL + retry, a marked one is left to
+    the pid and heartbeat checks."""
+    import datetime
+
+    from optuna.trial import TrialState
+
+    from archforge.search.runtime.workers import _reap_unmarked
+
+    began = datetime.datetime.now()
+    study = optuna.create_study()
+    lost = study.ask()
+    marked = study.ask()
+    marked.set_user_attr("worker_pid", 1)
+    _reap_unmarked(study, began, "worker 1 (pid 7) exited with status -9")
+    lost_t, marked_t = study.get_trials()
+    assert lost_t.state == TrialState.FAIL and lost_t.user_attrs["retry"] is True
+    assert "worker 1 (pid 7) exited with status -9" in lost_t.user_attrs["reason"]
+    assert marked_t.state == TrialState.RUNNING
+    assert lost.number == 0

@@ -29,6 +29,7 @@ SIGKILL) stops the same way (parent_watch.py).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import multiprocessing as mp
 import os
 import signal
@@ -39,8 +40,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
+from archforge.search.runtime.optuna_private import set_attr_of
 from archforge.search.runtime.parent_watch import parent_alive, watch_parent
 from archforge.search.runtime.prepare import Prepared, prepare, quiet
 from archforge.search.runtime.signals import Interrupted, handling, install, signal_name, stop
@@ -309,6 +311,7 @@ class Workers:
         """Run the loop here as worker 0 until the study is done, then wait for the
         children; return what went wrong with them (empty when every one ended normally)."""
         poller = Poller(study, on_trial) if self.procs and on_trial is not None else None
+        began = datetime.datetime.now()
         try:
             run_loop(self.prep, study, 0, on_trial, train_fn)
             _wait(self.procs, self.prep.settings.heartbeat_grace, study, on_trial)
@@ -316,7 +319,10 @@ class Workers:
             if poller is not None:
                 poller.close()
             _end(self.procs)
-        return _failures(self.procs)
+        failures = _failures(self.procs)
+        if failures:
+            _reap_unmarked(study, began, failures[0])
+        return failures
 
 
 class Poller:
@@ -367,6 +373,27 @@ def _end(procs: list[mp.process.BaseProcess]) -> None:
         if p.is_alive():
             p.kill()
             p.join(timeout=5)
+
+
+def _reap_unmarked(study: optuna.Study, began: datetime.datetime, why: str) -> None:
+    """A worker killed between asking for a trial and marking it with its pid (`_ask`)
+    leaves a RUNNING trial no pid check can claim. Once this search's workers are gone, a
+    trial of this search still unmarked a moment later (a live worker anywhere marks its
+    trial within milliseconds of asking) is that one: FAIL, re-queued like any lost one."""
+    def unmarked() -> list[FrozenTrial]:
+        return [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                if "worker_pid" not in t.user_attrs
+                and t.datetime_start is not None and t.datetime_start >= began]
+
+    if not unmarked():
+        return
+    time.sleep(1.0)
+    for t in unmarked():
+        with contextlib.suppress(RuntimeError, ValueError,
+                                 optuna.exceptions.UpdateFinishedTrialError):
+            set_attr_of(study, t, "reason", f"worker lost before it marked this trial ({why})")
+            set_attr_of(study, t, "retry", True)
+            study.tell(t.number, state=TrialState.FAIL)
 
 
 def _failures(procs: list[mp.process.BaseProcess]) -> list[str]:
