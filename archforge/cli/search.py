@@ -27,6 +27,7 @@ from archforge.config.compose import schema_overrides
 from archforge.config.follow_data import follow_data
 from archforge.config.search_settings import SearchSettings
 from archforge.errors import ConfigError
+from archforge.search.repeats import single_winner
 from archforge.search.report import no_completed_trial, trials_table, write_report
 from archforge.search.runtime.prepare import Prepared, prepare, quiet, space_first
 from archforge.search.runtime.signals import handling, signal_name, stop
@@ -42,7 +43,7 @@ from archforge.search.runtime.study import (
 )
 from archforge.search.runtime.workers import Workers
 from archforge.search.strategy.prescreen import prescreen, proxy_scorer
-from archforge.search.winners import export, retrain_command, winners
+from archforge.search.winners import export, retrain_command
 
 
 def _status(study: optuna.Study) -> tuple[int, str]:
@@ -148,7 +149,7 @@ def _search(args: list[str]) -> int:
     print_trials(result, study, s, k=5)
     after, info = _status(study)
     result.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
-    print_winners(result, study, prep, files=files)
+    print_winners(result, study, prep, files)
     for line in failures:
         console.print(f"[red]{line}[/]; its running trial is re-queued on resume")
     if stop.requested:
@@ -169,20 +170,19 @@ def _prescreen(prep: Prepared, study: optuna.Study, console: Console) -> None:
 
 
 def print_winners(console: Console, study: optuna.Study, prep: Prepared,
-                  archforge_runs: bool = True, files: list[Path] | None = None) -> None:
-    """Export the winners (archforge's own runs) and print how to retrain them; for another
-    application's sweep, the best trial's overrides."""
-    if not archforge_runs:
+                  files: list[Path] | None) -> None:
+    """How to retrain the exported winners (`files`, archforge's own runs); for another
+    application's sweep (`files=None`: nothing exported), the best trial's overrides."""
+    if files is None:
         done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-        if done and len(study.directions) == 1:
-            best = winners(study, False, prep.settings.winner)[0]
+        best = (single_winner(study, done, prep.settings.winner)
+                if len(study.directions) == 1 else None)
+        if best is not None:
             console.print(f"best trial {best.number}: "
                           f"{' '.join(best.user_attrs.get('overrides', []))}")
         elif not done:
             console.print("no completed trial yet")
         return
-    if files is None:
-        files = export(study, prep.settings, prep.base_overrides)
     for f in files:
         console.print(f"[green]{f}[/]  ({retrain_command(f)})")
     if files:

@@ -193,10 +193,14 @@ class SweepRunner:
         from rich.console import Console
 
         from archforge.cli.search import print_trials, print_winners
+        from archforge.search.winners import export
 
+        # the winners' files first, as `archforge search` writes them: printing can fail
+        files = (export(study, prep.settings, prep.base_overrides) if self.archforge_app
+                 else None)
         console = Console(soft_wrap=True)
         print_trials(console, study, prep.settings, k=5)
-        print_winners(console, study, prep, archforge_runs=self.archforge_app)
+        print_winners(console, study, prep, files)
 
 
 def job_outcome(ctx: Context, trial: optuna.Trial, costs: dict[str, float],

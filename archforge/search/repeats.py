@@ -61,11 +61,23 @@ def best_by_mean(study: optuna.Study, trials: list[FrozenTrial] | None = None) -
     if not groups:
         return None
     sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
-
-    def mean(runs: list[FrozenTrial]) -> float:
-        return statistics.fmean(float(t.value) for t in runs)  # type: ignore[arg-type]
-
     # ties: the candidate run more often, then the earliest
-    runs = max(groups.values(), key=lambda g: (sign * mean(g), len(g), -g[0].number))
+    runs = max(groups.values(), key=lambda g: (sign * mean_value(g), len(g), -g[0].number))
     best = max(runs, key=lambda t: (sign * float(t.value), -t.number))  # type: ignore[arg-type]
-    return Winner(best, mean(runs), len(runs))
+    return Winner(best, mean_value(runs), len(runs))
+
+
+def mean_value(runs: list[FrozenTrial]) -> float:
+    """The mean objective value of completed single-objective runs."""
+    return statistics.fmean(float(t.value) for t in runs)  # type: ignore[arg-type]
+
+
+def single_winner(study: optuna.Study, done: list[FrozenTrial], rule: str) -> FrozenTrial | None:
+    """One objective's winner among the completed trials `done`, by `search.winner`:
+    `best_run` is Optuna's best trial, `mean` the best run of the best candidate by mean."""
+    if not done:
+        return None
+    if rule == "best_run":
+        return study.best_trial
+    best = best_by_mean(study, done)
+    return None if best is None else best.trial

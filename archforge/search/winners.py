@@ -18,7 +18,6 @@ per Pareto-optimal trial (`trial_*.yaml` stays the glob of the model files).
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from optuna.trial import FrozenTrial, TrialState
 from archforge.config.compose import compose
 from archforge.config.search_settings import SearchSettings
 from archforge.plain import to_plain
-from archforge.search.repeats import best_by_mean, runs_of
+from archforge.search.repeats import mean_value, runs_of, single_winner
 
 # Keys of the composed config that describe the search, not the run it trained.
 DROPPED_KEYS = ("search", "run_dir")
@@ -42,8 +41,7 @@ def _title(study: optuna.Study, trial: FrozenTrial) -> str:
     count = f"{params:,}" if isinstance(params, int) else "?"
     runs = runs_of(study, trial)
     mean = (f"; the candidate's mean over its {len(runs)} runs (seeds): "
-            f"{statistics.fmean(float(t.value) for t in runs):.6g}"  # type: ignore[arg-type]
-            if len(runs) > 1 and len(study.directions) == 1 else "")
+            f"{mean_value(runs):.6g}" if len(runs) > 1 and len(study.directions) == 1 else "")
     return (f"# archforge search: study {study.study_name!r}, trial {trial.number}, "
             f"objective values [{values}], {count} params{mean}\n")
 
@@ -100,10 +98,8 @@ def winners(study: optuna.Study, multi_objective: bool,
         return []
     if multi_objective:
         return sorted(study.best_trials, key=lambda t: t.number)
-    if rule == "best_run":
-        return [study.best_trial]
-    best = best_by_mean(study, done)
-    return [] if best is None else [best.trial]
+    best = single_winner(study, done, rule)
+    return [] if best is None else [best]
 
 
 def _write(path: Path, text: str) -> None:

@@ -84,3 +84,14 @@ def test_an_unknown_winner_rule_names_the_key() -> None:
 
     with pytest.raises(ConfigError, match=r"search\.winner: got 'median'"):
         parse_settings({"search": {"space": {"a": [1]}, "winner": "median"}})
+
+
+def test_single_winner_by_rule_for_any_application_s_trials() -> None:
+    """Another application's sweep has no archforge attrs: both rules still name a trial."""
+    from archforge.search.repeats import single_winner
+
+    study = _study([("a", 0.95), ("b", 0.9), ("a", 0.75), ("b", 0.9)])
+    done = study.get_trials()
+    assert single_winner(study, done, "best_run").number == 0  # type: ignore[union-attr]
+    assert single_winner(study, done, "mean").number == 1  # type: ignore[union-attr]
+    assert single_winner(study, [], "mean") is None

@@ -98,8 +98,7 @@ def prepare(args: Sequence[str]) -> Prepared:
                           "search=<path.yaml>")
     # The space's own overrides (data=fashion_mnist, trainer.max_epochs, ...) go first, so
     # the command line can set keys of the data or model they select (data.train_subset).
-    settings = parse_settings(compose(own_overrides(args), "config"))
-    base_overrides = _in_front(settings.overrides, args)
+    base_overrides = space_first(args)
     cfg = compose(base_overrides, "config")
     settings = parse_settings(cfg)
     settings.allowed_targets = trusted_targets(settings.allowed_targets, args)
