@@ -14,7 +14,7 @@ import inspect
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from omegaconf import DictConfig
 
@@ -152,6 +152,23 @@ SECTIONS: dict[str, Section] = sections(Run)
 
 def parse_run(cfg: Any) -> Run:
     """Validate a composed training config (DictConfig or mapping) into a `Run`."""
+    parsed, keys, resolved, notes = _parse(cfg)
+    model: ModelConfig = parsed["model"]
+    report = check(model)
+    _check_together(parsed, model)
+    return Run(**parsed, summary=report, keys=keys, resolved=resolved, notes=notes)
+
+
+def parse_model_untraced(cfg: Any) -> ModelConfig:
+    """The model of a composed config, validated like `parse_run` but not traced on the meta
+    device: for a caller that builds the real network and runs it at once (the proxy
+    pre-screen), where the trace would only repeat that run's own shape checks."""
+    parsed = _parse(cfg)[0]
+    _check_together(parsed, parsed["model"])
+    return cast(ModelConfig, parsed["model"])
+
+
+def _parse(cfg: Any) -> tuple[dict[str, Any], RunKeys, dict[str, Any], list[str]]:
     resolved, notes = follow_data(_plain(cfg))
     known = [f.name for f in fields(RunKeys)] + list(SECTIONS)
     for key in resolved:
@@ -159,9 +176,12 @@ def parse_run(cfg: Any) -> Run:
             raise ConfigError(key, f"unknown key; {describe_choices(key, known)}")
     keys = from_mapping(RunKeys, {k: v for k, v in resolved.items() if k not in SECTIONS}, "")
     parsed = {key: _section(key, info, resolved) for key, info in SECTIONS.items()}
-    model: ModelConfig = parsed["model"]
     load_plugins()
-    report = check(model)
+    return parsed, keys, resolved, notes
+
+
+def _check_together(parsed: dict[str, Any], model: ModelConfig) -> None:
+    """The checks that read several sections at once."""
     check_compatible(model, parsed["data"])
     check_finetune(parsed["finetune"], parsed["trainer"], model)
     optim, trainer = parsed["optim"], parsed["trainer"]
@@ -171,7 +191,6 @@ def parse_run(cfg: Any) -> Run:
         raise ConfigError("checkpoint.monitor", f"val/acc_top5 is measured only with more than "
                           f"{TOP5_MIN_CLASSES} classes; this data has {model.num_classes}: "
                           "monitor val/acc")
-    return Run(**parsed, summary=report, keys=keys, resolved=resolved, notes=notes)
 
 
 def _section(key: str, info: Section, resolved: Mapping[str, Any]) -> Any:

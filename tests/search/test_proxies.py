@@ -10,6 +10,7 @@ from torch import nn
 
 import archforge
 from archforge.search.proxies import DATA_FREE, PROXIES, score
+from archforge.search.proxies.base import disposable
 
 
 def _linear(weight: list[list[float]], bias: list[float] | None = None) -> nn.Linear:
@@ -68,6 +69,24 @@ def test_every_proxy_scores_an_archforge_network() -> None:
     # no data needed: the same score for any batch of that shape
     other = (torch.randn(8, 3, 8, 8), torch.zeros(8, dtype=torch.long))
     assert score(net, other, DATA_FREE) == {k: scores[k] for k in DATA_FREE}
+
+
+@pytest.mark.parametrize("name", sorted(PROXIES))
+def test_a_disposable_network_scores_the_same_and_only_it_is_changed(name: str) -> None:
+    def build() -> nn.Module:
+        torch.manual_seed(0)
+        return archforge.build("nb201", ["model.input_size=8", "model.in_channels=3",
+                                         "model.num_classes=4"])
+
+    batch = (torch.randn(8, 3, 8, 8), torch.arange(8) % 4)
+    kept, handed = build(), build()
+    before = {k: v.clone() for k, v in kept.state_dict().items()}
+    assert PROXIES.get(name)(kept, batch) == pytest.approx(
+        PROXIES.get(name)(disposable(handed), batch), rel=1e-9)
+    after = kept.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the kept one is untouched
+    assert all(p.grad is None for p in kept.parameters())
 
 
 def test_summary_prints_the_proxies(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,14 +1,17 @@
 """What every zero-cost proxy shares: the registry, the batch type, and the layers scored.
 
 A proxy is `proxy(net, batch) -> float`, computed on a copy of the network at initialisation
-(the network passed in is never changed); `batch` is `(images, labels)`. Proxies that need no
-data (synflow, params, MACs) use only the batch's image shape. Higher is better for every
-proxy here (Abdelfattah et al., ICLR 2021, "Zero-Cost Proxies for Lightweight NAS").
+(the network passed in is never changed, unless its caller handed it over with
+`disposable(net)`: then the proxy works on it directly and saves the copy); `batch` is
+`(images, labels)`. Proxies that need no data (synflow, params, MACs) use only the batch's
+image shape. Higher is better for every proxy here (Abdelfattah et al., ICLR 2021,
+"Zero-Cost Proxies for Lightweight NAS").
 """
 
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Callable
 
 import torch
@@ -27,9 +30,23 @@ def scored_weights(net: nn.Module) -> list[torch.Tensor]:
     return [m.weight for m in net.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
 
 
+_DISPOSABLE: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+
+
+def disposable(net: nn.Module) -> nn.Module:
+    """Mark a network its caller will not use again: the next proxy changes it in place
+    instead of copying it (a copy of a NAS-Bench-201 network costs more than its synflow)."""
+    _DISPOSABLE.add(net)
+    return net
+
+
 def working_copy(net: nn.Module) -> nn.Module:
     """A copy in training mode with fresh gradients: a proxy may change it freely."""
-    model = copy.deepcopy(net)
+    if net in _DISPOSABLE:
+        _DISPOSABLE.discard(net)  # handed over once
+        model = net
+    else:
+        model = copy.deepcopy(net)
     model.train()
     model.zero_grad(set_to_none=True)
     return model

@@ -65,9 +65,10 @@ def proxy_scorer(base_overrides: Sequence[str], space: SearchSpace, proxy: str,
     its shape."""
     import torch
 
-    from archforge.config.run import parse_run
+    from archforge.config.run import parse_model_untraced
     from archforge.model.builder import build_network
     from archforge.search.proxies import DATA_FREE, PROXIES
+    from archforge.search.proxies.base import disposable
     from archforge.search.proxies.batch import data_batch, random_batch
     from archforge.search.space.search_space import trial_config
     from archforge.search.trial.outcome import INVALID
@@ -79,13 +80,16 @@ def proxy_scorer(base_overrides: Sequence[str], space: SearchSpace, proxy: str,
         # FixedTrial answers each suggestion with the given value, as the trial will
         _, overrides = space.sample(cast(optuna.Trial, optuna.trial.FixedTrial(params)))
         try:
-            run = parse_run(trial_config(base_overrides, overrides))
-        except INVALID:
+            # not traced on the meta device: the proxy runs the real network at once, and a
+            # shape error there (RuntimeError) rejects the candidate as the trace would; the
+            # trial itself is checked in full
+            model = parse_model_untraced(trial_config(base_overrides, overrides))
+            if "batch" not in batches:
+                batches["batch"] = (random_batch(model, batch_size) if proxy in DATA_FREE
+                                    or data is None else data_batch(data, batch_size))
+            torch.manual_seed(0)
+            return float(fn(disposable(build_network(model)), batches["batch"]))
+        except (*INVALID, RuntimeError):
             return -math.inf
-        if "batch" not in batches:
-            batches["batch"] = (random_batch(run.model, batch_size) if proxy in DATA_FREE
-                                or data is None else data_batch(data, batch_size))
-        torch.manual_seed(0)
-        return float(fn(build_network(run.model), batches["batch"]))  # traced by parse_run
 
     return score
