@@ -3,9 +3,10 @@
 Each run is a search over `search=nb201`'s space (six categorical edges) with archforge's
 sampler of that name (`search.sampler`, seeded like a worker), each evaluation answered like
 `search.evaluator=table` does: one stored training seed's validation accuracy, drawn from
-the run's seed and the trial number. The search returns the candidate with the best observed
-value; its regret is the table's best mean validation accuracy minus that candidate's true
-mean (percentage points). Printed per data set, sampler and budget: mean and median regret
+the run's seed and the trial number. The search returns the candidate archforge's winner
+rule picks (`search.winner`, both rules: repeats.single_winner on the run's study); its
+regret is the table's best mean validation accuracy minus that candidate's true mean
+(percentage points). Printed per data set, sampler and budget: mean and median regret
 and the share of runs whose returned candidate is the optimum.
 
 "+ prescreen" runs are warm-started like `search.prescreen` (strategy/prescreen.py): 100
@@ -32,7 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+from optuna.trial import TrialState
 
+from archforge.search.repeats import single_winner
 from archforge.search.runtime.prepare import prepare
 from archforge.search.space.search_space import SearchSpace
 from archforge.search.strategy.nb201_table import NB201Table, load_table
@@ -74,8 +77,6 @@ def run(space: SearchSpace, table: NB201Table, arm: Arm, seed: int, evals: int,
         keys = random.Random(f"prescreen:{seed}").sample(sorted(pool), samples)
         cells = [dict(zip(names, table.ops(k), strict=True)) for k in keys]
         enqueue_best(study, cells, [pool[k] for k in keys], top)
-    best_value, best_key = float("-inf"), ""
-    reads: dict[str, list[float]] = {}
     out: dict[str, tuple[list[float], list[bool]]] = {r: ([], []) for r in RULES}
     for number in range(evals):
         trial = study.ask()
@@ -83,14 +84,13 @@ def run(space: SearchSpace, table: NB201Table, arm: Arm, seed: int, evals: int,
         key = table.key([chosen[n] for n in names])
         _, acc = table.draw(key, seed, number)
         study.tell(trial, acc / 100.0)
-        reads.setdefault(key, []).append(acc)
-        if acc > best_value:
-            best_value, best_key = acc, key
-        # ties: the candidate read more often, then the first seen (as repeats.best_by_mean)
-        by_mean = max(reads, key=lambda k: (statistics.fmean(reads[k]), len(reads[k])))
-        for rule, winner in (("best_run", best_key), ("mean", by_mean)):
-            out[rule][0].append(table.regret(winner))
-            out[rule][1].append(winner == table.best_key)
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        for rule in RULES:  # archforge's own rule (repeats.single_winner), as a search exports
+            winner = single_winner(study, done, rule)
+            assert winner is not None
+            won = table.key([winner.params[n] for n in names])
+            out[rule][0].append(table.regret(won))
+            out[rule][1].append(won == table.best_key)
     return out
 
 

@@ -15,6 +15,7 @@ from archforge.search.allow_list import trusted_targets
 from archforge.search.pruners import make_pruner
 from archforge.search.runtime.prepare import prepare
 from archforge.search.space.search_space import compile_space
+from archforge.search.strategy.discrete_gp import DiscreteGPSampler
 from archforge.search.strategy.samplers import make_sampler
 
 SPACE = compile_space({"model.block": ["basic", "bottleneck"],
@@ -29,6 +30,8 @@ SPACE = compile_space({"model.block": ["basic", "bottleneck"],
     ("cmaes", optuna.samplers.CmaEsSampler),
     ("gp", optuna.samplers.GPSampler),
     ({"name": "gp", "n_startup_trials": 4}, optuna.samplers.GPSampler),
+    ("gp_discrete", DiscreteGPSampler),
+    ({"name": "gp_discrete", "max_candidates": 1000}, DiscreteGPSampler),
     ("nsga2", optuna.samplers.NSGAIISampler),
     ({"name": "tpe", "n_startup_trials": 3}, optuna.samplers.TPESampler),
     ({"_target_": "optuna.samplers.QMCSampler"}, optuna.samplers.QMCSampler),

@@ -4,8 +4,10 @@ TPE (Bergstra et al. 2011) is the default; `random`, `grid` (over the space's ca
 and integer values), `cmaes` (Hansen 2016), `gp` (Gaussian-process Bayesian optimisation
 with log expected improvement; Optuna's GPSampler, which models the evaluation noise) and
 `nsga2` (Deb et al. 2002, for several objectives) are Optuna's; `evolution` is archforge's
-regularised evolution (Real et al. 2019, evolution.py). Each worker seeds its sampler with
-`search.seed + worker`, so two workers never propose the same random start-up candidates.
+regularised evolution (Real et al. 2019, evolution.py) and `gp_discrete` archforge's
+Gaussian-process BO that scores every candidate of a finite space (discrete_gp.py). Each
+worker seeds its sampler with `search.seed + worker`, so two workers never propose the same
+random start-up candidates.
 
 Adding a sampler: a file with an `optuna.samplers.BaseSampler` subclass and one entry,
 `SAMPLERS.register("name")(MySampler)` (below, or in a plugin module loaded through the
@@ -24,6 +26,7 @@ import optuna
 from archforge.errors import ConfigError
 from archforge.model.registry import Registry
 from archforge.search.space.search_space import SearchSpace
+from archforge.search.strategy.discrete_gp import DiscreteGPSampler
 from archforge.search.strategy.evolution import RegularizedEvolutionSampler
 from archforge.search.target import instantiate_target, locate
 
@@ -35,6 +38,7 @@ for _name, _cls in (
     ("grid", optuna.samplers.GridSampler),
     ("cmaes", optuna.samplers.CmaEsSampler),
     ("gp", optuna.samplers.GPSampler),
+    ("gp_discrete", DiscreteGPSampler),
     ("nsga2", optuna.samplers.NSGAIISampler),
     ("nsgaii", optuna.samplers.NSGAIISampler),
     ("evolution", RegularizedEvolutionSampler),
