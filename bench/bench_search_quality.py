@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     arms = [Arm(s, p, args.prescreen_samples) for s in args.samplers for p in screens]
     budgets = [b for b in BUDGETS if b <= args.evals]
     store_path = Path(args.store)
-    store = json.loads(store_path.read_text()) if store_path.is_file() else {}
+    ran: dict[str, dict[str, object]] = {}  # this run's arms
     begun = time.perf_counter()
     print(f"{args.seeds} seeds per arm, {args.evals} evaluations per run; regret in "
           "percentage points of mean validation accuracy; 'optimum': share of runs whose "
@@ -147,13 +147,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                                  f"{found:.0%}")
                 print(f"| {arm.label} | {rule} | " + " | ".join(cells) + f" | {per_run:.2f} |",
                       flush=True)
-                store[f"{dataset}|{arm.label}|{rule}"] = {
+                ran[f"{dataset}|{arm.label}|{rule}"] = {
                     "seeds": args.seeds,
                     "curve": [round(statistics.fmean(r[rule][0][n] for r in results), 4)
                               for n in range(args.evals)]}
     store_path.parent.mkdir(parents=True, exist_ok=True)
-    if store_path.is_file():  # another bench process may have added arms meanwhile
-        store = json.loads(store_path.read_text()) | store
+    # read now, not at the start: another bench process may have stored arms meanwhile, and
+    # only this run's arms are replaced
+    store = (json.loads(store_path.read_text()) if store_path.is_file() else {}) | ran
     store_path.write_text(json.dumps(store, indent=0))
     plot(store, args.datasets, Path(args.plot))
     print(f"\nplot: {args.plot}; the whole bench took {time.perf_counter() - begun:.0f} s")

@@ -80,16 +80,16 @@ def proxy_scorer(base_overrides: Sequence[str], space: SearchSpace, proxy: str,
         # FixedTrial answers each suggestion with the given value, as the trial will
         _, overrides = space.sample(cast(optuna.Trial, optuna.trial.FixedTrial(params)))
         try:
-            # not traced on the meta device: the proxy runs the real network at once, and a
-            # shape error there (RuntimeError) rejects the candidate as the trace would; the
-            # trial itself is checked in full
+            # not traced on the meta device: the proxy runs the real network at once, and an
+            # error there rejects the candidate as the trace would (the same exceptions
+            # model/check.py turns into config errors); the trial itself is checked in full
             model = parse_model_untraced(trial_config(base_overrides, overrides))
             if "batch" not in batches:
                 batches["batch"] = (random_batch(model, batch_size) if proxy in DATA_FREE
                                     or data is None else data_batch(data, batch_size))
             torch.manual_seed(0)
             return float(fn(disposable(build_network(model)), batches["batch"]))
-        except (*INVALID, RuntimeError):
+        except (*INVALID, RuntimeError, ValueError, TypeError, IndexError, ArithmeticError):
             return -math.inf
 
     return score
