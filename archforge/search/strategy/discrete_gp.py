@@ -16,9 +16,11 @@ model spends trials on confirming a close incumbent. Candidates that other worke
 training now are not proposed. Parameters outside the space every completed trial shares (a
 conditional parameter) are drawn at random. One objective only.
 
-`acquisition`: `ei` (log expected improvement, the default) or `aei` (augmented EI, which
-stops re-measuring a candidate whose value the model already knows; gp_model.py). On
-NAS-Bench-201 held-out seeds they were level within the noise (bench/RESULTS.md).
+`acquisition`: `ei` (log expected improvement over the best value measured, the default),
+`ei_mean` (over the best posterior mean of a measured candidate) or `aei` (augmented EI,
+which stops re-measuring a candidate whose value the model already knows); gp_model.py. On
+NAS-Bench-201 seeds not used for the published figures the three were level within the
+noise (bench/RESULTS.md, "gp_discrete").
 """
 
 from __future__ import annotations

@@ -19,9 +19,10 @@ Hyperparameters (weights, signal variance, noise variance) are the maximum a pos
 values under log-normal priors, fitted with L-BFGS on standardised targets.
 
 Log expected improvement (Jones et al. 1998; computed stably as in Ament et al., NeurIPS
-2023, "Unexpected Improvements to Expected Improvement") is taken against the best posterior
-mean among the observed points, the usual plug-in incumbent for noisy observations; or, as
-augmented EI (Huang et al. 2006), discounted where a point's value is already known.
+2023, "Unexpected Improvements to Expected Improvement") is taken against the best single
+value measured (`ei`), against the best posterior mean among the observed points (`ei_mean`,
+the plug-in incumbent for noisy observations), or as augmented EI (`aei`, Huang et al.
+2006), discounted where a point's value is already known (ACQUISITIONS).
 """
 
 from __future__ import annotations
