@@ -22,10 +22,15 @@ def _params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+# What a network built from a bad config raises when it runs: the trace turns these into
+# config errors; the proxy pre-screen, which runs the real network untraced, into a reject.
+RUN_ERRORS = (RuntimeError, ValueError, TypeError, IndexError, ArithmeticError)
+
+
 def _run(module: nn.Module, x: torch.Tensor, path: str, hint: str) -> torch.Tensor:
     try:
         y = module(x)
-    except (RuntimeError, ValueError, TypeError, IndexError, ArithmeticError) as exc:
+    except RUN_ERRORS as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
             path, f"fails on input of shape {tuple(x.shape[1:])}: {first}{hint}"

@@ -76,7 +76,8 @@ class _Dim:
 
     def code(self, value: Any) -> float:
         if self.size is not None:
-            return float(self.values.index(value)) if self.values else 0.0
+            assert self.values is not None
+            return float(self.values.index(value))
         return self._scale(float(value))
 
     def codes(self) -> list[float] | None:

@@ -111,13 +111,21 @@ class Hyper:
 _NOISE_FLOOR = 1e-6
 
 
+def _noise(h: Hyper) -> torch.Tensor:
+    return h.log_noise.exp() + _NOISE_FLOOR
+
+
+def _train_cholesky(h: Hyper, x: Encoded, runs: torch.Tensor) -> torch.Tensor:
+    """Cholesky factor of the observations' covariance: kernel plus noise / runs."""
+    k = h.log_signal.exp() * torch.exp(-distances(x, x, h.log_w.exp()))
+    return torch.linalg.cholesky(k + torch.diag(_noise(h) / runs))  # the floor keeps it PD
+
+
 def _neg_log_posterior(v: torch.Tensor, x: Encoded, y: torch.Tensor, runs: torch.Tensor,
                        spread: torch.Tensor) -> torch.Tensor:
     h = Hyper.from_vector(v)
-    noise = h.log_noise.exp() + _NOISE_FLOOR
-    k = h.log_signal.exp() * torch.exp(-distances(x, x, h.log_w.exp()))
-    k = k + torch.diag(noise / runs)
-    chol = torch.linalg.cholesky(k)  # the noise floor keeps it positive definite
+    noise = _noise(h)
+    chol = _train_cholesky(h, x, runs)
     alpha = torch.cholesky_solve(y[:, None], chol)[:, 0]
     nll = 0.5 * (y @ alpha) + torch.log(torch.diagonal(chol)).sum()
     nll = nll + 0.5 * ((runs - 1).sum() * torch.log(noise) + spread.sum() / noise)
@@ -177,10 +185,7 @@ class GaussianProcess:
         h = self.hyper
         self.signal = float(h.log_signal.exp())
         self.weights = h.log_w.exp()
-        noise = float(h.log_noise.exp()) + _NOISE_FLOOR
-        k = self.signal * torch.exp(-distances(self.x, self.x, self.weights))
-        k = k + torch.diag(noise / self.runs)
-        self.chol = torch.linalg.cholesky(k)
+        self.chol = _train_cholesky(h, self.x, self.runs)
         self.alpha = torch.cholesky_solve(self.y[:, None], self.chol)[:, 0]
         # L^-1 once: every posterior variance is then one matrix product, not a solve
         eye = torch.eye(len(self.y), dtype=_DTYPE)
@@ -199,16 +204,15 @@ class GaussianProcess:
     def log_expected_improvement(self, at: Encoded, kind: str = "ei",
                                  chunk: int = 8192) -> torch.Tensor:
         """log EI of each point of `at` (`kind`, see ACQUISITIONS)."""
-        mean_x, std_x = self.posterior(self.x)
+        if kind not in ACQUISITIONS:
+            raise ValueError(f"unknown acquisition {kind!r}")
         if kind == "ei":
             incumbent = float(self.best)
-        elif kind == "ei_mean":
-            incumbent = float(mean_x.max())
-        elif kind == "aei":
-            incumbent = float(mean_x[(mean_x - std_x).argmax()])
-        else:
-            raise ValueError(f"unknown acquisition {kind!r}")
-        noise = float(self.hyper.log_noise.exp()) + _NOISE_FLOOR
+        else:  # the observed points' posterior: only the plug-in incumbents need it
+            mean_x, std_x = self.posterior(self.x)
+            incumbent = float(mean_x.max() if kind == "ei_mean"
+                              else mean_x[(mean_x - std_x).argmax()])
+        noise = float(_noise(self.hyper))
         out = []
         for start in range(0, len(at), chunk):
             mean, std = self.posterior(at.rows(torch.arange(start, min(start + chunk,

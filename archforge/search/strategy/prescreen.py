@@ -67,6 +67,7 @@ def proxy_scorer(base_overrides: Sequence[str], space: SearchSpace, proxy: str,
 
     from archforge.config.run import parse_model_untraced
     from archforge.model.builder import build_network
+    from archforge.model.check import RUN_ERRORS
     from archforge.search.proxies import DATA_FREE, PROXIES
     from archforge.search.proxies.base import disposable
     from archforge.search.proxies.batch import data_batch, random_batch
@@ -81,15 +82,15 @@ def proxy_scorer(base_overrides: Sequence[str], space: SearchSpace, proxy: str,
         _, overrides = space.sample(cast(optuna.Trial, optuna.trial.FixedTrial(params)))
         try:
             # not traced on the meta device: the proxy runs the real network at once, and an
-            # error there rejects the candidate as the trace would (the same exceptions
-            # model/check.py turns into config errors); the trial itself is checked in full
+            # error there (RUN_ERRORS) rejects the candidate as the trace would; the trial
+            # itself is checked in full
             model = parse_model_untraced(trial_config(base_overrides, overrides))
             if "batch" not in batches:
                 batches["batch"] = (random_batch(model, batch_size) if proxy in DATA_FREE
                                     or data is None else data_batch(data, batch_size))
             torch.manual_seed(0)
             return float(fn(disposable(build_network(model)), batches["batch"]))
-        except (*INVALID, RuntimeError, ValueError, TypeError, IndexError, ArithmeticError):
+        except (*INVALID, *RUN_ERRORS):
             return -math.inf
 
     return score
