@@ -35,7 +35,7 @@ _EXPORTS: dict[str, str] = {
     "STEMS": "archforge.model.registry",
     "Registry": "archforge.model.registry",
     "load_weights": "archforge.checkpoint.weights",
-    "PruningCallback": "archforge.cli.sweep_job",
+    "PruningCallback": "archforge.cli.pruning",
 }
 
 __all__ = [
@@ -81,7 +81,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # static type checkers see the real names
     from archforge.api import build, resolve, summary
     from archforge.checkpoint.weights import load_weights
-    from archforge.cli.sweep_job import PruningCallback
+    from archforge.cli.pruning import PruningCallback
     from archforge.errors import CheckpointError, ConfigError, OptionError
     from archforge.model.discovery import load_plugins
     from archforge.model.layers import ConvNormAct, make_act, make_norm, make_shortcut

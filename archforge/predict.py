@@ -18,6 +18,8 @@ import torch
 from torch import nn
 
 from archforge.checkpoint import load_network
+from archforge.data.folder_stats import list_files
+from archforge.data.image_files import kind_of, open_image
 from archforge.errors import ConfigError
 from archforge.model.network import Network
 
@@ -26,13 +28,18 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 
 def image_paths(path: Path) -> list[Path]:
+    """The image files `input` names: the file itself, or a folder's regular files with an
+    image suffix (a FIFO or device named `x.png` is skipped with a warning, never opened)."""
     if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        found = sorted(p for p in list_files(path) if p.suffix.lower() in IMAGE_SUFFIXES)
         if not found:
             raise ConfigError("input", f"no image files in folder {path}")
         return found
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError("input", f"file or folder not found: {path}")
+    if not path.is_file():
+        raise ConfigError("input", f"{path} is a {kind_of(path.stat().st_mode)}, not an image "
+                          "file; reading it could block forever")
     return [path]
 
 
@@ -80,8 +87,10 @@ def _data_preprocess(net: Network, meta: dict[str, Any]) -> Callable[[Any], torc
     if not isinstance(data_cfg, dict) or not data_cfg:
         return None
     from archforge.data import build_datamodule
+    from archforge.data.stored_folders import check_stored_folders
 
     try:
+        check_stored_folders(data_cfg, ())  # a crafted checkpoint cannot make it walk /
         data = build_datamodule(data_cfg)
     except (ConfigError, OSError, ValueError, TypeError, KeyError) as exc:
         # The data may live elsewhere now; the stored statistics suffice.
@@ -120,8 +129,6 @@ class Predictor:
         ]
 
     def predict_file(self, path: Path, top_k: int = 1) -> Sequence[tuple[str, float]]:
-        from PIL import Image
-
-        with Image.open(path) as image:
+        with open_image(path) as image:
             x = self.preprocess(image)
         return self.predict_tensor(x.unsqueeze(0), top_k)[0]

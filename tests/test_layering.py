@@ -2,7 +2,8 @@
 
 The rules are read from the doc's two tables ("Who may import whom" and "Third-party
 imports"), so the doc and this test cannot say different things. Every import counts:
-module level, inside functions, and under `if TYPE_CHECKING:`.
+module level, inside functions, under `if TYPE_CHECKING:`, an `importlib.import_module`
+of a literal module name, and the `archforge` package's lazy re-exports (`_EXPORTS`).
 """
 
 from __future__ import annotations
@@ -93,7 +94,24 @@ def imports() -> tuple[Import, ...]:
                     pkg = _package(module, path).split(".")
                     base = ".".join([*pkg[:len(pkg) - node.level + 1], *([base] if base else [])])
                 found += [Import(module, f"{base}.{a.name}", node.lineno) for a in node.names]
+            elif (name := _literal_import_module(node)) is not None:
+                found.append(Import(module, name, node.lineno))
+    found += [Import("archforge", target, 0) for target in sorted(set(package_exports().values()))]
     return tuple(found)
+
+
+def _literal_import_module(node: ast.AST) -> str | None:
+    """The module named by `importlib.import_module("literal")` (or `import_module(...)`):
+    an import all the same, which a cycle through it must not hide."""
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    func = node.func
+    named = (func.attr if isinstance(func, ast.Attribute) else
+             func.id if isinstance(func, ast.Name) else "")
+    arg = node.args[0]
+    if named == "import_module" and isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value
+    return None
 
 
 @cache
@@ -254,6 +272,27 @@ def test_no_import_cycle() -> None:
         if target is not None and target != imp.module:
             graph.setdefault(imp.module, set()).add(target)
     assert _cycle(graph) is None
+
+
+@pytest.mark.parametrize("code, expected", [
+    ('importlib.import_module("hydra_plugins.x.y")', "hydra_plugins.x.y"),
+    ('import_module("archforge.cli.sweeper")', "archforge.cli.sweeper"),
+    ("importlib.import_module(name)", None),
+    ('print("archforge.cli.sweeper")', None),
+])
+def test_a_literal_import_module_counts_as_an_import(code: str, expected: str | None) -> None:
+    assert _literal_import_module(ast.parse(code).body[0].value) == expected  # type: ignore[attr-defined]
+
+
+def test_the_sweeper_plugin_and_the_cli_are_in_the_graph() -> None:
+    """The plugin Hydra imports and archforge's registration of it are both edges the cycle
+    check sees (a string-named import once hid the loop hydra_app -> plugin -> sweeper ->
+    search -> hydra_app)."""
+    edges = {(imp.module, resolve(imp.target)) for imp in imports()}
+    plugin = "hydra_plugins.archforge_sweeper.archforge_sweeper"
+    assert (plugin, "archforge.cli.sweeper") in edges
+    assert any(dst == plugin and src.startswith("archforge.") for src, dst in edges)
+    assert ("archforge", "archforge.cli.pruning") in edges
 
 
 @pytest.mark.parametrize("graph, expected", [

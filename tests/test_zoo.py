@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -152,3 +154,56 @@ def test_every_group_yaml_composes(path: object) -> None:
     assert group in cfg and cfg[group] is not None
     if group == "model":
         archforge.summary(option)
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_zoo() -> list[tuple[str, list[str], str, str, str]]:
+    """(model, overrides, input cell, params, MACs) for every network the README's zoo table
+    names: `resnet18 / 34` is resnet18 and resnet34, `mobilenet (width 1.0 / 0.5)` one row
+    per width, `resnet20 with \\`model.shortcut=projection\\`` resnet20 with that override."""
+    section = README.read_text(encoding="utf-8").split("\n## The model zoo\n", 1)[1]
+    lines = [ln for ln in section.split("\n## ", 1)[0].splitlines() if ln.startswith("| ")]
+    out = []
+    for line in lines[1:]:  # the header row is first; the |---| rule does not start "| "
+        model, size, params, macs = [c.strip() for c in line.strip("| ").split(" | ")][:4]
+        counts, flops = params.split(" / "), macs.split(" / ")
+        if " with `" in model:
+            name, override = model.split(" with `")
+            variants = [(name, [override.strip("`")])]
+        elif " (width " in model:
+            name, widths = model.removesuffix(")").split(" (width ")
+            variants = [(name, [f"model.width={w}"]) for w in widths.split(" / ")]
+        else:
+            names = model.split(" / ")
+            stem = names[0].rstrip("0123456789")
+            variants = [(stem + n if n.isdigit() else n, []) for n in names]
+        assert len(counts) == len(flops) == len(variants), line
+        out += [(n, o, size, p, m) for (n, o), p, m in zip(variants, counts, flops, strict=True)]
+    return out
+
+
+def test_the_readme_zoo_table_is_what_archforge_zoo_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from archforge.cli import main
+    from archforge.model.summary import human
+
+    assert main(["zoo"]) == 0
+    printed = {}
+    for line in capsys.readouterr().out.splitlines():
+        cells = [c.strip() for c in line.strip("│ ").split("│")]
+        if len(cells) == 5 and cells[0] in PARAMS:
+            printed[cells[0]] = cells[1:]  # input, classes, params, MACs
+    assert set(printed) == set(PARAMS)
+    rows = _readme_zoo()
+    assert {name for name, *_ in rows} == set(printed)  # every zoo model, nothing else
+    for name, overrides, size, params, macs in rows:
+        shape, _, zoo_params, zoo_macs = printed[name]
+        if overrides:  # a variant the zoo does not list: the same numbers, as zoo formats them
+            report = archforge.summary(name, overrides)
+            zoo_params, zoo_macs = f"{report.total_params:,}", human(report.total_macs)
+        assert (params, macs) == (zoo_params, zoo_macs), (name, overrides)
+        channels, side = shape.split("x")[0], shape.split("x")[-1]
+        assert size == (f"{side} (grey)" if channels == "1" else side), name

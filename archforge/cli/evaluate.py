@@ -2,11 +2,14 @@
 accuracy, per-class accuracy and a confusion matrix of a trained network on one split.
 
 The data is the checkpoint's own data config unless `data=NAME` names another data set
-(`conf/data/NAME.yaml`); `data.KEY=VALUE` overrides either (`data.root=~/fashion`). The
+(`conf/data/NAME.yaml`); `data.KEY=VALUE` overrides either (`data.root=~/fashion`). A folder
+the checkpoint names that holds more than 100,000 files is refused unless the command line
+names it (archforge/data/stored_folders.py). The
 test split (`split=test`, the default) exists for data sets that keep one apart from
-training and validation (fashion_mnist, mnist); searches never read it. Results are
-printed and saved as `evaluation_<split>.json` and `confusion_<split>.png` in `output`
-(default: the run directory the checkpoint belongs to).
+training and validation (fashion_mnist, mnist, image_folder with `data.test_dir`); searches
+never read it. Results, headed by the split and where its images come from, are printed and
+saved as `evaluation_<split>.json` and `confusion_<split>.png` in `output` (default: the
+run directory the checkpoint belongs to).
 
 It uses `archforge.checkpoint`, the data package and `archforge.training.evaluation`;
 `archforge train test=true` (cli/train.py) reports through `report`.
@@ -21,6 +24,7 @@ from omegaconf import OmegaConf
 
 from archforge.checkpoint import load_network
 from archforge.cli.command_args import parse_key_values
+from archforge.data.stored_folders import check_stored_folders
 from archforge.errors import ConfigError
 from archforge.model.network import Network
 
@@ -41,7 +45,11 @@ def data_config(meta: dict[str, Any], name: str | None, overrides: list[str]) ->
         raise ConfigError("data", "the checkpoint stores no data config; name one: data=NAME")
     merged = OmegaConf.merge(OmegaConf.create(stored, flags={"allow_objects": False}),
                              OmegaConf.from_dotlist([o.removeprefix("data.") for o in overrides]))
-    return OmegaConf.to_container(merged, resolve=False)
+    data = OmegaConf.to_container(merged, resolve=False)
+    named = {o.removeprefix("data.").partition("=")[0] for o in overrides}
+    if isinstance(data, dict):  # a folder the checkpoint names is read only within a bound
+        check_stored_folders({str(k): v for k, v in data.items()}, named)
+    return data
 
 
 def check_fits(net: Network, data: Any) -> None:
@@ -92,8 +100,11 @@ def report(net: Network, data_cfg: Any, split: str, folder: Path, checkpoint: Pa
     check_fits(net, data)
     batches = data.test_dataloader() if split == "test" else data.val_dataloader()
     result = evaluation.evaluate(net, batches, data.class_names, split)
+    source = data.split_source(split)
+    print(f"{split} split: {source}")
     print("\n".join(result.lines()))
-    extra: dict[str, object] = {"checkpoint": str(checkpoint), "data": data.config.name}
+    extra: dict[str, object] = {"checkpoint": str(checkpoint), "data": data.config.name,
+                                "source": source}
     written = evaluation.save(result, folder, extra)
     print("wrote " + ", ".join(str(p) for p in written))
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from archforge.cli.sweeper_plugin import register_sweeper
 from archforge.cli.table import COMMANDS, load
 from archforge.config.compose import (
     check_group_values,
@@ -38,13 +38,6 @@ from archforge.config.file_source import absolute_file_overrides
 from archforge.config.hydra_private import args_parser, run_hydra
 from archforge.config.sweep_size import check_sweep_size
 from archforge.errors import CheckpointError, ConfigError, describe_choices
-
-
-def task_overrides() -> list[str]:
-    """The running job's own overrides (the user's, with `++` for schema keys)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    return [str(o) for o in HydraConfig.get().overrides.task]
 
 
 @contextlib.contextmanager
@@ -102,17 +95,6 @@ def check_primary_config(config_dir: str | None, name: str) -> None:
     else:
         message += f" (the folder {folder} does not exist)"
     raise ConfigError("--config-name", message)
-
-
-def register_sweeper() -> None:
-    """Make `hydra/sweeper=archforge` known to Hydra. Hydra finds plugins by listing the
-    `hydra_plugins` namespace package, which sees an installed wheel's folder but not the
-    import hook of an editable install (`pip install -e .`); importing the module registers
-    its config and class either way."""
-    from hydra.core.plugins import Plugins
-
-    plugin = importlib.import_module("hydra_plugins.archforge_sweeper.archforge_sweeper")
-    Plugins.instance().register(plugin.ArchforgeSweeper)
 
 
 def run(command: str, args: list[str]) -> int:

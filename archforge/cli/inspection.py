@@ -20,6 +20,7 @@ from archforge.model.discovery import load_plugins
 from archforge.model.options import BLOCK_ARGS, HEAD_ARGS, STEM_ARGS, option_specs
 from archforge.model.registry import BLOCKS, HEADS, SHORTCUTS, STEMS, Registry
 from archforge.model.summary import fmt_shape, human
+from archforge.model.weights_file import check_weights_file
 from archforge.plain import to_plain
 
 
@@ -37,6 +38,7 @@ def summary_task(cfg: DictConfig) -> None:
         for line in notes:
             print(line, file=sys.stderr)
     report = api_summary(model)
+    check_weights_file(model.get("weights"))
     table = Table(title=f"{report.name}  (input {fmt_shape(report.input_shape)})")
     for col, justify in (("layer", "left"), ("plugin", "left"), ("output", "right"),
                          ("params", "right"), ("MACs", "right")):

@@ -22,14 +22,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archforge.cli.closed_output import surviving_closed_output
-from archforge.cli.hydra_app import task_overrides
-from archforge.config.compose import schema_overrides
+from archforge.cli.hydra_job import task_overrides
+from archforge.config.compose import compose, schema_overrides
 from archforge.config.follow_data import follow_data
+from archforge.config.search_file import naming_the_file
 from archforge.config.search_settings import SearchSettings
 from archforge.errors import ConfigError
+from archforge.search.mlflow_study import StudyRun
 from archforge.search.repeats import single_winner
 from archforge.search.report import no_completed_trial, trials_table, write_report
-from archforge.search.runtime.prepare import Prepared, prepare, quiet, space_first
+from archforge.search.runtime.prepare import Prepared, prepare, quiet, split_args
 from archforge.search.runtime.signals import handling, signal_name, stop
 from archforge.search.runtime.storage_errors import failure_line
 from archforge.search.runtime.study import (
@@ -66,7 +68,10 @@ def before_hydra(parsed: argparse.Namespace) -> None:
     if parsed.multirun or not user:
         return
     at = parsed.overrides.index(user[0])
-    parsed.overrides[at:] = schema_overrides(space_first(user))
+    split = split_args(user)  # the search file's overrides, checked before Hydra applies them
+    with naming_the_file(split.file, split.source, split.user):
+        compose(split.all, "config")  # Hydra's own error would not say the file set the key
+    parsed.overrides[at:] = schema_overrides(split.all)
 
 
 def search_task(cfg: DictConfig) -> None:
@@ -100,7 +105,8 @@ def _search(args: list[str]) -> int:
     prep = prepare(args)
     s = prep.settings
     console = Console(stderr=True, soft_wrap=True)  # a log line stays one line in a file
-    for line in follow_data(prep.base)[1]:  # what every trial reads from the data, once
+    # what the space dropped for the data named, and what every trial reads from it, once
+    for line in [*prep.notes, *follow_data(prep.base)[1]]:
         console.print(line, markup=False, highlight=False)
     study = prep.study(0)
     repaired = repairs.pop(s.storage_url, None)
@@ -131,6 +137,7 @@ def _search(args: list[str]) -> int:
             *columns, console=console, disable=not s.progress or lines is not None) as bar:
         task = bar.add_task("trials", total=s.n_trials, completed=before, info="")
         lock = threading.Lock()
+        tracked = StudyRun.start(prep, study)  # logger=mlflow; after the children forked
 
         def update(st: optuna.Study) -> None:
             with lock:  # called from the loop and from the progress thread
@@ -138,18 +145,24 @@ def _search(args: list[str]) -> int:
                 bar.update(task, completed=min(n, s.n_trials), info=info)
                 if lines is not None:
                     lines.print_new(st)
+                if tracked is not None:
+                    tracked.log_new(st)
 
         failures = workers.run(study, on_trial=update)
         update(study)
     elapsed = time.perf_counter() - t0
     # the winners' files first: printing can fail (a closed pipe), writing them must not wait
-    files = export(study, s, prep.base_overrides)
+    # the supernet evaluator's second stage trains its best candidates alone here
+    final = study if stop.requested or failures else prep.evaluator.finish(study)
+    files = export(final, s, prep.base_overrides)
+    if tracked is not None:
+        tracked.finish(study, files, stopped=stop.requested)
     # the result on stdout (progress and log lines above went to stderr)
     result = Console(soft_wrap=True)
     print_trials(result, study, s, k=5)
     after, info = _status(study)
     result.print(f"{after - before} trial(s) in {elapsed:.0f} s; {info}")
-    print_winners(result, study, prep, files)
+    print_winners(result, final, prep, files)
     for line in failures:
         console.print(f"[red]{line}[/]; its running trial is re-queued on resume")
     if stop.requested:

@@ -24,7 +24,6 @@ import lightning as L
 import optuna
 from omegaconf import OmegaConf
 
-from archforge.cli.hydra_app import register_sweeper
 from archforge.config.search_settings import COST_METRICS, SearchSettings
 from archforge.errors import ConfigError
 from archforge.search.first_winner import with_first_winner
@@ -33,8 +32,6 @@ from archforge.search.runtime.study import open_storage
 from archforge.search.space.search_space import format_value
 from archforge.search.trial.callback import TrialCallback
 from archforge.search.trial.mo_pruning import CurveMedianRule
-
-register_sweeper()  # an application that imports the callback can use hydra/sweeper=archforge
 
 JOB_SETTINGS = "archforge:job"  # study user attr: what a job needs to judge its epochs
 JOB_METRICS = "job_metrics"  # trial user attr: the metrics at the end of the job's fit
@@ -158,6 +155,10 @@ class PruningCallback(L.Callback):
             trial = self.inner.trial
             trial.set_user_attr("job_pid", os.getpid())
             trial.set_user_attr("job_threads", torch.get_num_threads())
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.inner is not None:  # reads the optimizer's warm-up: no verdict during it
+            self.inner.on_fit_start(trainer, pl_module)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule,
                      exception: BaseException) -> None:

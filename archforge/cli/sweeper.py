@@ -109,6 +109,8 @@ class SweepRunner:
         refuse_sweep_overrides(arguments)
         prep = self.prepare(arguments)
         s = prep.settings
+        for line in prep.notes:  # the search file's data keys dropped for the chosen data
+            print(line, file=sys.stderr, flush=True)
         if is_journal_path(s.storage_url):  # jobs may run elsewhere (SLURM): absolute path
             s.storage = str(Path(s.storage_url.removeprefix("journal:")).expanduser()
                             .resolve())

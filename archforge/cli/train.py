@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from archforge.cli.closed_output import surviving_closed_output
 from archforge.errors import ConfigError
+from archforge.training.run_owner import check_sweep_dir, mark
 from archforge.training.rundir import check_run_dir
 from archforge.training.threads import SharedCores, ThreadShare, choose_threads
 
@@ -48,6 +49,7 @@ def before_hydra(parsed: argparse.Namespace) -> None:
     if given and given[-1] not in ("", "null") and target not in keys and "," not in given[-1]:
         parsed.overrides.append(f"{target}={given[-1]}")
     _add_run_dir_key(parsed)
+    _check_presets_apply(parsed)
     if _rank() != 0 or parsed.cfg or parsed.help or parsed.info:
         return
     chosen = overwrite = None
@@ -67,18 +69,39 @@ def before_hydra(parsed: argparse.Namespace) -> None:
         check_run_dir(folder, bool(overwrite), chosen[0])
         return
     # a sweep: Hydra rewrites multirun.yaml and each job's .hydra/ before any job can refuse,
-    # so an earlier sweep's job directories are checked here (another sweeper, such as
-    # hydra/sweeper=archforge resuming its study, numbers its own jobs)
+    # so the sweep's folder and an earlier sweep's job directories are checked here (another
+    # sweeper, such as hydra/sweeper=archforge resuming its study, numbers its own jobs)
     if any(item.partition("=")[0].endswith("hydra/sweeper") for item in user_overrides):
         return
+    check_sweep_dir(folder, bool(overwrite), chosen[0])
     for job in sorted(folder.iterdir()) if folder.is_dir() else []:
         if (job / "checkpoints").is_dir():
             check_run_dir(job, bool(overwrite), chosen[0])
 
 
+def _check_presets_apply(parsed: argparse.Namespace) -> None:
+    """A preset (`trainer=gpu`) next to a run file written without a defaults list (by an
+    archforge before presets were recorded, or by hand): one line that says how, not
+    Hydra's `trainer: no such key`."""
+    from archforge.config.run_file import PRESET_GROUPS, is_run_file, recorded_choices
+
+    if not parsed.config_name or not parsed.config_dir:
+        return
+    path = Path(parsed.config_dir).expanduser() / f"{Path(parsed.config_name).stem}.yaml"
+    if not is_run_file(path) or not path.is_file() or recorded_choices(path) is not None:
+        return
+    for item in parsed.overrides:
+        group = item.partition("=")[0].lstrip("+")
+        if group in PRESET_GROUPS and "=" in item:
+            raise ConfigError(group, f"{path} is a resolved config without a defaults list, "
+                              f"so no {group} preset applies to it; re-export it by running its "
+                              f"archforge search command again (a finished search trains "
+                              f"nothing more), or set the keys instead ({group}.KEY=VALUE)")
+
+
 def _add_run_dir_key(parsed: argparse.Namespace) -> None:
-    """`run_dir=X` works with a primary config that has no `run_dir` key (`-cn best_run`):
-    Hydra's `++` adds it where it is missing."""
+    """`run_dir=X` works with a primary config that has no `run_dir` key (a resolved config
+    of your own): Hydra's `++` adds it where it is missing."""
     parsed.overrides = [f"++{item}" if item.partition("=")[0] == "run_dir" else item
                         for item in parsed.overrides]
 
@@ -96,11 +119,14 @@ def train_task(cfg: DictConfig) -> float | None:
         raise ConfigError("run_dir", f"got {explicit!r} but this primary config writes to {out}; "
                           f"pass hydra.run.dir={explicit} instead")
     if _rank() == 0:
-        check_run_dir(out, bool(cfg.get("overwrite", False)))
+        check_run_dir(out, bool(cfg.get("overwrite", False)), hydra_written=True)
+        if hydra_cfg.mode == RunMode.MULTIRUN:  # the sweep's folder is archforge's too
+            mark(Path(str(hydra_cfg.sweep.dir)).expanduser().resolve(), "sweep")
     if cfg.get("test"):
         _check_test_split(cfg)
     with open_dict(cfg):
         cfg.run_dir = str(out)
+    swap_presets(cfg, hydra_cfg)
     _lightning_logs_to_hydra()
     run = parse_run(cfg)
     if _rank() == 0:
@@ -119,16 +145,43 @@ def train_task(cfg: DictConfig) -> float | None:
     return None if acc is None else float(acc)
 
 
+def swap_presets(cfg: DictConfig, hydra_cfg: Any) -> None:
+    """`-cn best_run optim=adamw`: a preset named next to a search's run file replaces the
+    values the trial took from its old preset (config/run_file.py); any other primary
+    config is composed by Hydra alone."""
+    from archforge.config.run_file import PRESET_GROUPS, apply_presets, recorded_choices
+
+    name = Path(str(hydra_cfg.job.config_name)).stem
+    for source in hydra_cfg.runtime.config_sources:
+        if source.provider != "command-line":
+            continue
+        folder = Path(str(source.path).partition("://")[2] or str(source.path))
+        recorded = recorded_choices(folder / f"{name}.yaml")
+        if recorded is None:
+            continue
+        chosen = {str(g): str(v) for g, v in hydra_cfg.runtime.choices.items()
+                  if g in PRESET_GROUPS and v is not None}
+        keys = [o.partition("=")[0].lstrip("+~") for o in hydra_cfg.overrides.task]
+        changed = apply_presets(cfg, recorded, chosen,
+                                [k for k in keys if k not in PRESET_GROUPS])
+        if changed and _rank() == 0:
+            swaps = ", ".join(f"{g}={v} (was {recorded[g]})" for g, v in changed.items())
+            print(f"{name}.yaml with {swaps}: the values the trial took from its preset are "
+                  "the new preset's; the search's own values stay", file=sys.stderr,
+                  flush=True)
+        return
+
+
 def _check_test_split(cfg: DictConfig) -> None:
     """`test=true` needs a data set with a test split: refuse before training, not after."""
     from archforge.data.build import data_kind
     from archforge.plain import to_plain
 
-    kind = data_kind(to_plain(cfg.data, "data"))
-    if not kind.has_test_split:
+    mapping = to_plain(cfg.data, "data")
+    hint = data_kind(mapping).test_split_missing(mapping)
+    if hint is not None:
         raise ConfigError("test", f"data '{cfg.data.name}' keeps no test split apart from its "
-                          "validation split; test=true needs one (data=fashion_mnist, "
-                          "data=mnist)")
+                          f"validation split; test=true needs one: {hint}")
 
 
 def test_after_fit(cfg: DictConfig, result: TrainResult) -> None:

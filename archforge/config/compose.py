@@ -275,8 +275,8 @@ def schema_overrides(overrides: Sequence[str]) -> list[str]:
 
 
 def unknown_key(key: str, overrides: Sequence[str], config_name: str = "config") -> ConfigError:
-    """`trainer.max_epoch`: did you mean trainer.max_epochs? (never Hydra's '+key' advice
-    for a typo of a key that exists)."""
+    """`trainer.max_epoch`: did you mean trainer.max_epochs? The closest key comes first (Hydra's
+    bare '+key' advice would turn a typo into a new key); how to add a new key comes after."""
     value = next((i.partition("=")[2] for i in overrides if i.partition("=")[0] == key), "VALUE")
     cfg = _base_for_hints(overrides, config_name)
     node: Any = cfg
@@ -300,7 +300,8 @@ def unknown_key(key: str, overrides: Sequence[str], config_name: str = "config")
     known = sorted({str(k) for k in node} | fields)
     hint = closest(missing, known)
     if hint is not None:
-        return ConfigError(key, f"no such key; did you mean {'.'.join([*prefix, hint])}?")
+        return ConfigError(key, f"no such key; did you mean {'.'.join([*prefix, hint])}? "
+                           f"(a key new to this config is added with +{key}={value})")
     section = where or "the config"
     return ConfigError(key, f"no such key in {section} (keys: {', '.join(sorted(known))}); "
                        f"a new key for an open section is added with +{key}={value}")

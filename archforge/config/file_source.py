@@ -22,6 +22,7 @@ from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSou
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from archforge.config.data_file import check_resolvers
 from archforge.config.hydra_private import header_dict, register_source, yaml_loader
 from archforge.config.yaml_guard import check_yaml_size
 from archforge.errors import ConfigError
@@ -47,7 +48,12 @@ def read_yaml(path: Path, key: str) -> DictConfig:
         raise ConfigError(key, f"cannot read {path}: {exc}") from exc
     try:
         check_yaml_size(text, path, key, yaml_loader())  # before anything is built
-        loaded = OmegaConf.create(yaml.load(text, Loader=yaml_loader()) or {})
+        check_resolvers(text, path, key, yaml_loader())  # data: no ${oc.env:...}
+        data = yaml.load(text, Loader=yaml_loader())
+        if data is not None and not isinstance(data, dict):  # a scalar or a list
+            raise ConfigError(key, f"{path} holds {type(data).__name__} {_short(data)}; "
+                              "expected a mapping of keys to values")
+        loaded = OmegaConf.create(data or {})
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -60,6 +66,11 @@ def read_yaml(path: Path, key: str) -> DictConfig:
     if not isinstance(loaded, DictConfig):
         raise ConfigError(key, f"{path} holds {type(loaded).__name__}; expected a mapping")
     return loaded
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def unwrap(cfg: DictConfig, group: str) -> DictConfig:

@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, cast
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from archforge.config.extras import MLFLOW_EXTRA, installed
 from archforge.config.follow_data import follow_data
 from archforge.config.search_settings import SearchSettings
 from archforge.config.sections import (
@@ -37,6 +38,7 @@ from archforge.model.discovery import load_plugins
 from archforge.model.parse import parse_model
 from archforge.model.schema import ModelConfig
 from archforge.model.summary import ModelSummary
+from archforge.model.weights_file import check_weights_file
 from archforge.plain import to_plain
 from archforge.typed import check_value, from_mapping, require
 
@@ -46,7 +48,7 @@ if TYPE_CHECKING:  # the data package (Lightning) is imported when a run is pars
 # Trainer arguments archforge sets itself: a config value would be silently replaced.
 OWNED_TRAINER_ARGS = {
     "callbacks": "pass callbacks to archforge.training.fit.train(callbacks=...)",
-    "logger": "use the top-level `logger` key (csv, tensorboard)",
+    "logger": "use the top-level `logger` key (csv, tensorboard, mlflow)",
     "default_root_dir": "use hydra.run.dir (or run_dir)",
     "enable_checkpointing": "checkpoints are always written (checkpoint.monitor picks best)",
     "plugins": "archforge installs its own checkpoint IO",
@@ -79,8 +81,11 @@ class RunKeys:
                 "a number in [0, 1)")
         for kind in self.loggers:
             require(kind in LOGGERS, "logger", kind,
-                    f"csv, tensorboard, a list of them or null; "
+                    f"csv, tensorboard, mlflow, a list of them or null; "
                     f"{describe_choices(kind, LOGGERS)}")
+        if "mlflow" in self.loggers and not installed("mlflow"):
+            raise ConfigError("logger", f"logger=mlflow needs MLflow, an optional extra: "
+                              f"{MLFLOW_EXTRA}")
 
     @property
     def loggers(self) -> list[str]:
@@ -148,6 +153,9 @@ class Run:
 
 
 SECTIONS: dict[str, Section] = sections(Run)
+# Top-level keys of a Hydra primary config that are Hydra's, not the run's: a search's
+# `best_run.yaml` read as plain data (`parse_run(OmegaConf.load(path))`) holds both.
+HYDRA_KEYS = ("defaults", "hydra")
 
 
 def parse_run(cfg: Any) -> Run:
@@ -183,6 +191,7 @@ def _parse(cfg: Any) -> tuple[dict[str, Any], RunKeys, dict[str, Any], list[str]
 def _check_together(parsed: dict[str, Any], model: ModelConfig) -> None:
     """The checks that read several sections at once."""
     check_compatible(model, parsed["data"])
+    check_weights_file(model.weights)
     check_finetune(parsed["finetune"], parsed["trainer"], model)
     optim, trainer = parsed["optim"], parsed["trainer"]
     require(optim.warmup_epochs <= trainer.max_epochs, "optim.warmup_epochs",
@@ -214,13 +223,15 @@ def _section(key: str, info: Section, resolved: Mapping[str, Any]) -> Any:
 
 def _plain(cfg: Any) -> dict[str, Any]:
     if isinstance(cfg, DictConfig):
+        if any(k in cfg for k in HYDRA_KEYS):  # a run file loaded as it is (run_file.py)
+            cfg = OmegaConf.masked_copy(cfg, [str(k) for k in cfg if k not in HYDRA_KEYS])
         try:
             return to_plain(cfg, "config")
         except RecursionError as exc:
             raise ConfigError("config", "nested too deeply to be a configuration") from exc
     if not isinstance(cfg, Mapping):
         raise ConfigError("config", f"got {type(cfg).__name__}; expected a mapping")
-    return dict(cfg)
+    return {k: v for k, v in cfg.items() if k not in HYDRA_KEYS}
 
 
 def _size(value: int | list[int]) -> tuple[int, int]:

@@ -17,6 +17,12 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from archforge.config.strategy_options import (
+    PRUNER_OPTIONS,
+    SAMPLER_OPTIONS,
+    check_strategy_options,
+)
+from archforge.config.supernet_settings import SupernetSettings
 from archforge.errors import ConfigError, describe_choices
 from archforge.plain import to_plain
 from archforge.typed import from_mapping, require
@@ -96,15 +102,20 @@ class SearchSettings:
     study_name: str = "archforge"
     storage: str | None = None  # None: the journal file under <root>/<study_name>/
     root: str = "runs/search"
-    n_trials: int = 20
+    n_trials: int = 20  # trials to train; infeasible candidates do not count (study.py)
+    # The search stops after this many infeasible candidates in a row (none trained
+    # between): a space or constraints that leave (almost) nothing feasible ends, not loops.
+    max_infeasible: int = 50
     n_workers: int = 1
     timeout: float | None = None
     seed: int | None = 0
     objectives: list[Objective] = field(
         default_factory=lambda: [Objective("val/acc", "maximize")])
     sampler: Any = "tpe"
-    evaluator: Any = "training"  # how a candidate is scored: training | table (strategy/)
+    evaluator: Any = "training"  # how a candidate is scored: training | table | supernet
     prescreen: Prescreen = field(default_factory=Prescreen)
+    # the weight-sharing supernet of `evaluator: supernet` (config/supernet_settings.py)
+    supernet: SupernetSettings = field(default_factory=SupernetSettings)
     # Hyperband (Li et al. 2018), a rung's first arrival stopped (bootstrap_count 1): on a
     # fixed Fashion-MNIST subset it kept the unpruned search's winner with the fewest epochs,
     # where median stopping pruned it (bench/bench_pruners.py, bench/RESULTS.md).
@@ -132,12 +143,14 @@ class SearchSettings:
     allowed_targets: list[str] = field(default_factory=list)  # `_target_` modules (target.py)
 
     def check(self, path: str = "search") -> None:
-        require(bool(re.fullmatch(r"[A-Za-z0-9_.-]+", self.study_name)), f"{path}.study_name",
-                self.study_name, "letters, digits, _ . -")
+        # a folder name under search.root: `.` and `..` would put the study beside it
+        require(bool(re.fullmatch(r"[A-Za-z0-9_.-]+", self.study_name))
+                and self.study_name not in (".", ".."), f"{path}.study_name", self.study_name,
+                "a plain name: letters, digits, _ . - (no path separator, not . or ..)")
         require(bool(self.space), f"{path}.space", self.space,
                 "a non-empty mapping of config paths to parameter specs")
         for key, low in (("n_trials", 1), ("n_workers", 1), ("max_retries", 0),
-                         ("min_completed", 0)):
+                         ("min_completed", 0), ("max_infeasible", 1)):
             require(getattr(self, key) >= low, f"{path}.{key}", getattr(self, key),
                     f"an integer >= {low}")
         require(self.threads is None or 1 <= self.threads <= MAX_THREADS, f"{path}.threads",
@@ -160,6 +173,8 @@ class SearchSettings:
                 "best, pareto or none")
         require(self.winner in WINNER_RULES, f"{path}.winner", self.winner,
                 describe_choices(self.winner, WINNER_RULES))
+        check_strategy_options(self.sampler, f"{path}.sampler", SAMPLER_OPTIONS)
+        check_strategy_options(self.pruner, f"{path}.pruner", PRUNER_OPTIONS)
         for i, target in enumerate(self.allowed_targets):
             require(bool(re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", target)),
                     f"{path}.allowed_targets[{i}]", target, "a module path such as mypkg.samplers")

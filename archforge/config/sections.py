@@ -61,7 +61,7 @@ SCHEDULES = ("constant", "step", "cosine")
 METRICS = ("val/acc", "val/loss", "val/acc_top5", "train/loss", "train/acc")
 # val/acc_top5 is logged only above this many classes: with 5 or fewer it is always 100%.
 TOP5_MIN_CLASSES = 5
-LOGGERS = ("csv", "tensorboard")
+LOGGERS = ("csv", "tensorboard", "mlflow")
 MAX_RATE = 1e4  # learning rate and weight decay
 
 
@@ -108,12 +108,17 @@ class OptimConfig:
 
 @dataclass
 class CheckpointConfig:
-    """Which validation metric picks `best.ckpt`."""
+    """Which validation metric picks `best.ckpt` (written only when it improves), and how
+    often `last.ckpt` is written (archforge/training/last_checkpoint.py)."""
 
     monitor: str = "val/acc"
     mode: str = "max"
+    # last.ckpt every this many epochs and always in the final one; 0: the final one only.
+    last_every_n_epochs: int = 5
 
     def check(self, path: str = "checkpoint") -> None:
+        require(self.last_every_n_epochs >= 0, f"{path}.last_every_n_epochs",
+                self.last_every_n_epochs, "an integer >= 0 (0: only in the final epoch)")
         require(self.monitor in METRICS, f"{path}.monitor", self.monitor,
                 f"a logged metric; {describe_choices(self.monitor, METRICS)}")
         require(self.mode in ("max", "min"), f"{path}.mode", self.mode, "max or min")

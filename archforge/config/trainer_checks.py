@@ -9,6 +9,7 @@ bad value is one ConfigError naming `trainer.<key>` before anything is trained.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -45,6 +46,15 @@ def _val_check_interval(v: Any) -> bool:
     return isinstance(v, float) and 0 < v <= 1
 
 
+def _fraction_or_count(v: Any) -> bool:
+    """Lightning's batch limits: a number of batches (int >= 0) or a fraction in [0, 1]."""
+    if v is None or isinstance(v, bool):
+        return v is None
+    if isinstance(v, int):
+        return v >= 0
+    return isinstance(v, float) and 0.0 <= v <= 1.0
+
+
 # key -> (accepts, what is accepted)
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "fast_dev_run": (_int(0), "true, false or a number of batches >= 0"),
@@ -61,7 +71,16 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "profiler": (lambda v: v is None or not isinstance(v, str) or v in PROFILERS,
                  f"null or one of {', '.join(PROFILERS)}"),
     "max_time": (_max_time, "null, 'DD:HH:MM:SS' or {days: .., hours: .., minutes: ..}"),
+    "overfit_batches": (_fraction_or_count,
+                        "a number of batches >= 0 or a fraction of the data in [0, 1]"),
+    "limit_test_batches": (_fraction_or_count,
+                           "null, a number of batches >= 0 or a fraction in [0, 1]"),
+    "limit_predict_batches": (_fraction_or_count,
+                              "null, a number of batches >= 0 or a fraction in [0, 1]"),
+    "reload_dataloaders_every_n_epochs": (_int(0), "an integer >= 0 (0: never reload)"),
 }
+# accelerator -> the package Lightning needs for it, checked before Lightning imports it
+ACCELERATOR_PACKAGES = {"tpu": "torch_xla", "hpu": "lightning_habana"}
 
 
 def check_trainer_extra(extra: Mapping[str, Any], path: str = "trainer") -> None:
@@ -72,8 +91,13 @@ def check_trainer_extra(extra: Mapping[str, Any], path: str = "trainer") -> None
 
 
 def check_accelerator(name: str, key: str = "trainer.accelerator") -> None:
-    """A GPU accelerator on a machine without one fails at Trainer() otherwise."""
+    """A GPU accelerator on a machine without one fails at Trainer() otherwise; a TPU or HPU
+    without its package fails deep inside Lightning with a long traceback."""
     wanted = name.lower()
+    package = ACCELERATOR_PACKAGES.get(wanted)
+    if package is not None and importlib.util.find_spec(package) is None:
+        raise ConfigError(key, f"got {name!r}, which needs the {package} package (not "
+                          "installed here); use trainer=cpu (or accelerator cpu / gpu / auto)")
     if wanted not in ("gpu", "cuda", "mps"):
         return
     import torch

@@ -20,7 +20,7 @@ from yaml.events import (
 )
 
 from archforge.errors import ConfigError
-from archforge.limits import config_limits, raise_hint
+from archforge.limits import CEILINGS, config_limits, raise_hint
 
 
 def check_yaml_size(text: str, path: Path, key: str, loader: type = yaml.SafeLoader) -> None:
@@ -40,7 +40,7 @@ def check_yaml_size(text: str, path: Path, key: str, loader: type = yaml.SafeLoa
                 raise ConfigError(key, f"{path} nests mappings/lists more than "
                                   f"{lim.max_yaml_depth} levels deep (line "
                                   f"{event.start_mark.line + 1}); "
-                                  f"{raise_hint('max_yaml_depth')}")
+                                  f"{_depth_hint(lim.max_yaml_depth)}")
         elif isinstance(event, CollectionEndEvent):
             size = open_sizes.pop()
             anchor = open_anchors.pop()
@@ -62,3 +62,10 @@ def check_yaml_size(text: str, path: Path, key: str, loader: type = yaml.SafeLoa
             raise ConfigError(key, f"{path} expands to more than {lim.max_yaml_nodes:,} "
                               f"values (aliases such as *name repeat what they name; line "
                               f"{event.start_mark.line + 1}); {raise_hint('max_yaml_nodes')}")
+
+
+def _depth_hint(depth: int) -> str:
+    ceiling, why = CEILINGS["max_yaml_depth"]
+    if depth < ceiling:
+        return raise_hint("max_yaml_depth") + f" (at most {ceiling})"
+    return f"{ceiling} levels is the most archforge reads: {why}"

@@ -9,6 +9,8 @@ every kind gets the same batch format: float32 NCHW images, int64 labels.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -19,8 +21,11 @@ from omegaconf import DictConfig
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from archforge.data.data_warning import DataWarning as DataWarning  # re-exported
 from archforge.data.imaging import image_to_tensor
 from archforge.data.in_memory import InMemoryLoader
+from archforge.data.placement import Placement, free_device_bytes, plan_placement
+from archforge.data.resident import place, rank_seed, resident_indices
 from archforge.data.tensors import TensorImageDataset
 from archforge.data.transforms import (
     AugmentConfig,
@@ -36,9 +41,7 @@ from archforge.typed import from_mapping, require
 
 HPARAMS_KEY = "archforge_data"  # the data module's one entry in Lightning's hparams
 
-
-class DataWarning(UserWarning):
-    """Data that is skipped rather than fatal: an unreadable image."""
+log = logging.getLogger(__name__)
 
 
 # data key -> the model limit (archforge/model/limits.py) that bounds it
@@ -66,6 +69,12 @@ class DataConfig:
     # false: the DataLoader path (num_workers processes, decoding image files per epoch).
     in_memory: Literal["auto"] | bool = "auto"
     in_memory_max_mb: int = 1024
+    # An in-memory set held on the training device once, batches gathered there
+    # (archforge/data/placement.py). auto: on an accelerator when one rank's shard fits in
+    # device_memory_share of its free memory, else the host gather; true: on the device
+    # (the CPU included), an error when it does not fit; false: always the host gather.
+    device_resident: Literal["auto"] | bool = "auto"
+    device_memory_share: float = 0.5
 
     def check(self, path: str = "data") -> None:
         """Range checks the types alone cannot express; errors name `path.<key>`."""
@@ -88,6 +97,8 @@ class DataConfig:
         require(
             self.in_memory_max_mb >= 0, f"{path}.in_memory_max_mb", self.in_memory_max_mb, ">= 0"
         )
+        require(0 < self.device_memory_share <= 1, f"{path}.device_memory_share",
+                self.device_memory_share, "a fraction in (0, 1]")
         for key in ("mean", "std"):
             value = getattr(self, key)
             require(
@@ -119,7 +130,8 @@ class ImageDataModule(L.LightningDataModule):
     default_mean: ClassVar[float] = 0.5  # per channel, when the config's mean is null
     default_std: ClassVar[float] = 0.25
     # Whether the kind keeps a test split apart from train/val (`build_test_set`): read
-    # only by `archforge evaluate split=test` and `archforge train test=true`.
+    # only by `archforge evaluate split=test` and `archforge train test=true`. A kind whose
+    # config decides (an image folder's `data.test_dir`) overrides `test_split_missing`.
     has_test_split: ClassVar[bool] = False
 
     def __init__(self, config: DataConfig, class_names: list[str] | None = None) -> None:
@@ -138,6 +150,10 @@ class ImageDataModule(L.LightningDataModule):
         self.train_set: Dataset[Any] | None = None
         self.val_set: Dataset[Any] | None = None
         self.test_set: Dataset[Any] | None = None
+        # Per (stage, device, world size): where the in-memory splits are gathered, and the
+        # device copies already made (split -> (key, images, labels)).
+        self.placements: dict[tuple[str, str, int], Placement] = {}
+        self._on_device: dict[str, tuple[tuple[Any, ...], torch.Tensor, torch.Tensor]] = {}
         # Stored in Lightning checkpoints (`datamodule_hyper_parameters`), so `predict` can
         # rebuild preprocessing from one. One namespaced key: Lightning refuses to log
         # hparams when a key is shared with the LightningModule's but the values differ.
@@ -179,13 +195,25 @@ class ImageDataModule(L.LightningDataModule):
         """(train, val) datasets of raw-pixel samples; called once, from `setup`."""
         raise NotImplementedError
 
+    @classmethod
+    def test_split_missing(cls, mapping: Mapping[str, Any]) -> str | None:
+        """None when the data `mapping` describes keeps a test split apart from training and
+        validation; else what would give it one (the end of the error that refuses it)."""
+        return None if cls.has_test_split else "data=fashion_mnist / data=mnist"
+
     def build_test_set(self) -> Dataset[Any]:
         """The held-out test split (kinds with `has_test_split`); called from setup("test")."""
+        hint = type(self).test_split_missing(dataclasses.asdict(self.config))
         raise ConfigError(
             "split",
             f"data '{self.config.name}' has no test split apart from its validation split; "
-            "use split=val, or data=fashion_mnist / data=mnist",
+            f"use split=val, or {hint or 'data=fashion_mnist / data=mnist'}",
         )
+
+    def split_source(self, split: str) -> str:
+        """Where the images of `split` ("test" or "val") come from, printed and saved beside
+        their figures; kinds that read files name them."""
+        return f"data '{self.config.name}'"
 
     def holds_in_memory(self, nbytes: int) -> bool:
         """Whether a data set of `nbytes` decoded bytes is held as one tensor (`in_memory`)."""
@@ -217,18 +245,18 @@ class ImageDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader[Any] | InMemoryLoader:
         self.setup("fit")
         assert self.train_set is not None  # set by setup()
-        return self._loader(self.train_set, train=True)
+        return self._loader(self.train_set, "train")
 
     def val_dataloader(self) -> DataLoader[Any] | InMemoryLoader:
         self.setup("validate")
         assert self.val_set is not None  # set by setup()
-        return self._loader(self.val_set, train=False)
+        return self._loader(self.val_set, "val")
 
     def test_dataloader(self) -> DataLoader[Any] | InMemoryLoader:
         """The held-out test split (`build_test_set`), never augmented."""
         self.setup("test")
         assert self.test_set is not None  # set by setup()
-        return self._loader(self.test_set, train=False)
+        return self._loader(self.test_set, "test")
 
     def placement(self) -> tuple[torch.device, int, int]:
         """(device, rank, world size) the loaders serve: the attached Trainer's, else
@@ -238,11 +266,18 @@ class ImageDataModule(L.LightningDataModule):
             return torch.device("cpu"), 0, 1
         return trainer.strategy.root_device, trainer.global_rank, trainer.world_size
 
-    def _loader(self, dataset: Dataset[Any], train: bool) -> DataLoader[Any] | InMemoryLoader:
+    def _loader(self, dataset: Dataset[Any], split: str) -> DataLoader[Any] | InMemoryLoader:
         cfg = self.config
+        train = split == "train"
         collate = BatchTransform(self.normalize, self.augment if train else None)
         if isinstance(dataset, TensorImageDataset) and cfg.in_memory is not False:
             device, rank, world_size = self.placement()
+            if self._decide(split, device, rank, world_size).resident:
+                images, labels = self._placed(dataset, split, device, rank, world_size)
+                return InMemoryLoader(images, labels, batch_size=cfg.batch_size,
+                                      batch_fn=collate, shuffle=train,
+                                      drop_last=train and cfg.drop_last,
+                                      seed=rank_seed(cfg.seed, rank, world_size), device=device)
             return InMemoryLoader(
                 dataset.images,
                 dataset.labels,
@@ -270,6 +305,46 @@ class ImageDataModule(L.LightningDataModule):
             generator=generator,
             collate_fn=collate,
         )
+
+    def _decide(self, split: str, device: torch.device, rank: int,
+                world_size: int) -> Placement:
+        """Where this stage's in-memory splits are gathered: decided once per stage for
+        all of them together (train and val share the budget), announced in one line."""
+        stage = "test" if split == "test" else "fit"
+        key = (stage, str(device), world_size)
+        if key not in self.placements:
+            sets = [self.test_set] if stage == "test" else [self.train_set, self.val_set]
+            held = [d for d in sets if isinstance(d, TensorImageDataset)]
+            images = held[0].images
+            sample = math.prod(images.shape[1:]) * images.element_size() + 8  # + the label
+            choice = self.config.device_resident
+            free = None if choice is False else free_device_bytes(device)
+            decided = plan_placement(choice, str(device), sample, tuple(len(d) for d in held),
+                                     world_size, free, self.config.device_memory_share)
+            if world_size > 1 and self.trainer is not None and decided.budget_bytes is not None:
+                # Every rank on the same path, or their epochs would cover different samples
+                # (each rank measured its own free memory: all of them do or none).
+                agreed = self.trainer.strategy.reduce_boolean_decision(decided.resident,
+                                                                       all=True)
+                if agreed != decided.resident:
+                    decided = Placement(False, "data: host gather, another rank's shard does "
+                                        f"not fit (here: {decided.line.removeprefix('data: ')})")
+            self.placements[key] = decided
+            if rank == 0:
+                log.info("%s", decided.line)
+        return self.placements[key]
+
+    def _placed(self, dataset: TensorImageDataset, split: str, device: torch.device,
+                rank: int, world_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's shard of `dataset` on `device`, copied once per split."""
+        key = (id(dataset), str(device), rank, world_size)
+        held = self._on_device.get(split)
+        if held is None or held[0] != key:
+            rows = resident_indices(len(dataset), shuffle=split == "train",
+                                    seed=self.config.seed, rank=rank, world_size=world_size)
+            held = (key, *place(dataset.images, dataset.labels, rows, device))
+            self._on_device[split] = held
+        return held[1], held[2]
 
     # -- prediction ---------------------------------------------------------------------
     def preprocess(self, image: Image.Image) -> torch.Tensor:

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
+from archforge.data.image_files import open_image, regular_files
 
 # Pillow modes of single-channel images; any other mode (RGB, RGBA, P, CMYK...) is colour.
 GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
@@ -81,13 +81,14 @@ def folder_stats(root: Path, classes: list[str]) -> FolderStats:
 
 
 def list_files(folder: Path) -> list[Path]:
-    """Every visible file under `folder`, recursively, in a stable order."""
+    """Every visible regular file under `folder`, recursively, in a stable order; FIFOs,
+    devices and sockets are left out with one warning naming them (image_files.py)."""
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         # Hidden files (.DS_Store, editor swap files) are not images anyone meant to add.
         found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
-    return found
+    return regular_files(found)
 
 
 def _mtime(folder: Path) -> int:
@@ -106,7 +107,7 @@ def _stats(root: Path, classes: tuple[str, ...], stamp: tuple[int, ...]) -> Fold
             continue
         for path in list_files(root / name):
             try:
-                with Image.open(path) as image:  # the header only; no pixels decoded
+                with open_image(path) as image:  # the header only; no pixels decoded
                     mode, size = image.mode, image.size
             except Exception:  # unreadable: setup skips it with a warning naming it
                 continue

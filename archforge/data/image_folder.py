@@ -4,7 +4,9 @@
     test_set/cats/...             test_set/dogs/...
 
 Set `train_dir` and `val_dir` for separate folders, or `root` alone for a seeded,
-stratified `val_fraction` split. Class indices follow the sorted folder names. Files are
+stratified `val_fraction` split. Class indices follow the sorted folder names. `test_dir`,
+optional, is a held-out folder in the same layout: only `archforge evaluate split=test` and
+`archforge train test=true` read it, never fitting or a search. Files are
 decoded with Pillow and resized to `image_size`; every file is verified during `setup`, and
 one that cannot be read is skipped with a warning naming it, so no epoch dies on a bad file.
 
@@ -49,6 +51,7 @@ class ImageFolderConfig(DataConfig):
     root: str | None = None  # one folder, split by val_fraction
     train_dir: str | None = None  # or separate folders
     val_dir: str | None = None  # null with train_dir: split train_dir by val_fraction
+    test_dir: str | None = None  # held out: read only by evaluate split=test and test=true
     val_fraction: float = 0.2
     # null in a config (conf/data/image_folder.yaml): read from the folder, see
     # ImageFolderDataModule.read_unset; these defaults apply to a dataclass built in Python.
@@ -212,6 +215,16 @@ class ImageFolderDataModule(ImageDataModule):
         super().__init__(config, class_names=classes)
 
     @classmethod
+    def test_split_missing(cls, mapping: Mapping[str, Any]) -> str | None:
+        """None when `data.test_dir` names a folder (checked here: `test=true` refuses a
+        missing one before training), else how to name one."""
+        if mapping.get("test_dir") is None:
+            return ("pass data.test_dir=<folder> (one sub-folder per class, as in "
+                    "data.train_dir)")
+        _folder(mapping["test_dir"], "data.test_dir")
+        return None
+
+    @classmethod
     def read_unset(
         cls, mapping: Mapping[str, Any], path: str = "data"
     ) -> tuple[dict[str, Any], list[str]]:
@@ -256,13 +269,15 @@ class ImageFolderDataModule(ImageDataModule):
                 f"{', '.join(classes)}",
             )
         if self.val_root is not None:
-            extra = sorted(set(class_folders(self.val_root)) - set(classes))
-            if extra:
-                raise ConfigError(
-                    "data.val_dir",
-                    f"{self.val_root} has class folders not in {self.train_root}: "
-                    f"{', '.join(extra)}",
-                )
+            self._check_known_classes(self.val_root, "data.val_dir", classes)
+
+    def _check_known_classes(self, folder: Path, key: str, classes: list[str]) -> None:
+        """A held-out folder may lack a class, never hold one the training folder lacks."""
+        extra = sorted(set(class_folders(folder)) - set(classes))
+        if extra:
+            raise ConfigError(
+                key, f"{folder} has class folders not in {self.train_root}: {', '.join(extra)}"
+            )
 
     def build_datasets(self) -> tuple[Dataset[Any], Dataset[Any]]:
         cfg = self.config
@@ -294,6 +309,32 @@ class ImageFolderDataModule(ImageDataModule):
             ImageFileDataset(train, cfg.channels, size),
             ImageFileDataset(val, cfg.channels, size),
         )
+
+    def build_test_set(self) -> Dataset[Any]:
+        """`data.test_dir`, labelled by the training folder's classes; read only here."""
+        cfg = self.config
+        if cfg.test_dir is None:
+            return super().build_test_set()  # refused, with the hint to pass data.test_dir
+        root = _folder(cfg.test_dir, "data.test_dir")
+        self._check_known_classes(root, "data.test_dir", self.class_names)
+        samples = scan(root, self.class_names, cfg.verify)
+        self._check_nonempty(samples, root, "data.test_dir")
+        size = cfg.image_size
+        if not self.holds_in_memory(len(samples) * cfg.channels * size * size):
+            return ImageFileDataset(samples, cfg.channels, size)
+        test = decode_all(samples, cfg.channels, size)
+        self._check_nonempty(test.samples, root, "data.test_dir")
+        return test
+
+    def split_source(self, split: str) -> str:
+        cfg = self.config
+        if split == "test" and cfg.test_dir is not None:
+            return f"{Path(cfg.test_dir).expanduser()} (data.test_dir)"
+        if split == "val" and self.val_root is not None:
+            return f"{self.val_root} (data.val_dir)"
+        if split == "val":
+            return f"{cfg.val_fraction:g} of {self.train_root} (data.val_fraction)"
+        return super().split_source(split)
 
     def _check_nonempty(self, samples: list[Sample], folder: Path, key: str) -> None:
         if not samples:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from archforge.data.image_files import open_image
 from archforge.errors import ConfigError
 
 MODES = {1: "L", 3: "RGB"}
@@ -45,8 +46,9 @@ def image_to_tensor(image: Image.Image, channels: int, size: int) -> torch.Tenso
 
 
 def load_image(path: str | Path, channels: int, size: int) -> torch.Tensor:
-    """Decode an image file with `image_to_tensor`; raises whatever Pillow raises."""
-    with Image.open(path) as image:
+    """Decode an image file with `image_to_tensor`; raises whatever Pillow raises (and
+    NotRegularFile, an OSError, for a FIFO, device or socket: never blocks on one)."""
+    with open_image(path) as image:
         return image_to_tensor(image, channels, size)
 
 
@@ -58,7 +60,7 @@ def verify_image(path: str | Path) -> str | None:
     still caught at load time by the dataset.
     """
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             image.verify()
     except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, ValueError...)
         return f"{type(exc).__name__}: {exc}"

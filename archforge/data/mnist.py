@@ -232,6 +232,12 @@ class IdxDataModule(ImageDataModule):
         self.prepare_data()
         return TensorImageDataset(*self.read_split("test"))
 
+    def split_source(self, split: str) -> str:
+        if split == "test":
+            return f"the t10k files in {self.root}"
+        return (f"{self.config.val_fraction:g} of the training files in {self.root} "
+                "(data.val_fraction)")
+
 
 @DATASETS.register("fashion_mnist")
 class FashionMnistDataModule(IdxDataModule):

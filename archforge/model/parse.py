@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from archforge.errors import ConfigError
 from archforge.model.limits import Limits, limits
 from archforge.model.schema import ModelConfig, StageConfig
 from archforge.typed import from_mapping, join, require
@@ -16,7 +17,10 @@ def parse_model(data: Mapping[str, Any], path: str = "model") -> ModelConfig:
     signature."""
     cfg = from_mapping(ModelConfig, data, path)
     bound = limits()
-    _integer(cfg.num_classes, join(path, "num_classes"), 1, bound.max_num_classes)
+    require(bool(cfg.name.strip()), join(path, "name"), cfg.name,
+            "a non-empty name (shown in summaries and exports)")
+    # one class is no classifier: its softmax is 1.0 for every input and its loss is 0
+    _integer(cfg.num_classes, join(path, "num_classes"), 2, bound.max_num_classes)
     _integer(cfg.in_channels, join(path, "in_channels"), 1, bound.max_in_channels)
     sizes = [cfg.input_size] if isinstance(cfg.input_size, int) else cfg.input_size
     require(
@@ -44,6 +48,7 @@ def parse_model(data: Mapping[str, Any], path: str = "model") -> ModelConfig:
         _channels(cfg.stem.out_channels, cfg.width, join(join(path, "stem"), "out_channels"), bound)
     for i, stage in enumerate(cfg.stages):
         _stage(cfg, stage, join(join(path, "stages"), i), path, bound)
+    _width_keeps_channels(cfg, path)
     blocks = sum(stage.depth for stage in cfg.stages)
     require(blocks <= bound.max_blocks, join(path, "stages"), f"{blocks:,} blocks in all",
             f"at most {bound.max_blocks:,} blocks (ARCHFORGE_MAX_BLOCKS raises the bound)")
@@ -79,3 +84,21 @@ def _channels(value: int, width: float, path: str, bound: Limits, note: str = ""
         f"at most {bound.max_channels:,} channels after model.width={width} (gives {scaled:,}; "
         "ARCHFORGE_MAX_CHANNELS raises the bound)",
     )
+
+
+def _width_keeps_channels(cfg: ModelConfig, path: str) -> None:
+    """The rule for small multipliers: `model.width` may not round a stated stem or stage
+    width to 0 channels. The builder would otherwise raise each such layer to 1 channel
+    (`width=1e-9` built a 247-parameter network of 1-channel layers) and train it silently."""
+    stated = [(join(join(path, "stem"), "out_channels"), cfg.stem.out_channels)]
+    stated += [(join(join(join(path, "stages"), i), "out_channels"), stage.out_channels)
+               for i, stage in enumerate(cfg.stages)]
+    for key, channels in stated:
+        if channels is not None and round(channels * cfg.width) < 1:
+            smallest = min(c for _, c in stated if c is not None)
+            raise ConfigError(
+                join(path, "width"),
+                f"got {cfg.width!r}, which scales {key}={channels} to "
+                f"{round(channels * cfg.width)} channels; expected a multiplier that leaves "
+                f"every stated width at least 1 channel (> {0.5 / smallest:.3g} here)",
+            )

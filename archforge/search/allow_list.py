@@ -11,7 +11,11 @@ lists add up):
   `~/.config/archforge/allowed_targets`), one module per line, `#` comments.
 
 `search.allowed_targets` set anywhere but the command line (a search YAML file, its
-`overrides`) is refused with a ConfigError.
+`overrides`) is refused with a ConfigError naming the file and line: the search's callers
+pass only the person's own arguments as `command_line` (archforge/search/runtime/prepare.py
+splits the search file's overrides off; archforge/config/search_file.py refuses
+`search.*` and `hydra.*` among them, so `+hydra.job.env_set.ARCHFORGE_ALLOWED_TARGETS` never
+reaches the environment read here).
 """
 
 from __future__ import annotations
@@ -66,10 +70,12 @@ def on_command_line(args: Sequence[str]) -> bool:
     return any(k == KEY or k.endswith(f".{KEY}") for k in keys)
 
 
-def trusted_targets(configured: Sequence[str], command_line: Sequence[str]) -> list[str]:
-    """The allowed modules: the config's `search.allowed_targets` only if the command line
-    set it, plus the environment's and the user file's."""
+def trusted_targets(configured: Sequence[str], command_line: Sequence[str],
+                    source: str = "a config file") -> list[str]:
+    """The allowed modules: the config's `search.allowed_targets` only if the person's own
+    `command_line` (never a search file's `overrides`) set it, plus the environment's and
+    the user file's. `source` names where a refused list came from."""
     if configured and not on_command_line(command_line):
-        raise ConfigError(KEY, f"set by a config file ({list(configured)}); a file cannot "
+        raise ConfigError(KEY, f"set by {source} ({list(configured)}); a file cannot "
                           "allow the code it names. Allow modules yourself: " + HOW_TO_ALLOW)
     return [*configured, *from_environment(), *from_user_file()]

@@ -2,8 +2,9 @@
 
 Plots: optimisation history, parameter importances (fANOVA), the Pareto front (several
 objectives) and intermediate values (the per-epoch validation curves the pruner saw).
-A plot that cannot be drawn yet (say importances with one finished trial) is skipped with
-its reason instead of failing the report.
+A plot that cannot be drawn yet (say importances with fewer than two completed trials of
+different values, `IMPORTANCE_MIN_VALUES`) is skipped with its reason instead of failing
+the report.
 """
 
 from __future__ import annotations
@@ -40,15 +41,28 @@ def _plots(study: optuna.Study, names: list[str]) -> dict[str, tuple[Any, Any, d
     return plots
 
 
-def _not_drawable(study: optuna.Study, name: str) -> str | None:
-    """Why a plot would be empty, or None."""
+# Parameter importances (fANOVA, Hutter et al. 2014) explain how the objective varies over
+# the completed trials: with fewer than two different values there is nothing to explain,
+# and Optuna still draws every parameter at the same share (1 / number of parameters).
+IMPORTANCE_MIN_VALUES = 2
+
+
+def _not_drawable(study: optuna.Study, name: str, metric: str = "the objective") -> str | None:
+    """Why a plot would be empty (or meaningless), or None."""
     trials = study.get_trials(deepcopy=False)
     if name == "intermediate_values":
         if not any(t.intermediate_values for t in trials):
             return "no trial reported a validation epoch"
         return None
-    if not any(t.state == TrialState.COMPLETE for t in trials):
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if not complete:
         return "no completed trial yet"
+    if name == "param_importances":
+        distinct = {t.values[0] for t in complete if t.values}
+        if len(distinct) < IMPORTANCE_MIN_VALUES:
+            return (f"needs at least {IMPORTANCE_MIN_VALUES} completed trials with different "
+                    f"{metric}; the study has {len(complete)} completed, "
+                    f"{len(distinct)} different value(s)")
     return None
 
 
@@ -72,7 +86,7 @@ def write_report(study: optuna.Study, out_dir: Path, names: list[str]) -> tuple[
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # its "no complete trials" lines
     try:
         for name, (html_fn, png_fn, kwargs) in _plots(study, names).items():
-            why = _not_drawable(study, name)
+            why = _not_drawable(study, name, names[0])
             if why is not None:
                 skipped[name] = why
                 continue

@@ -7,9 +7,14 @@ Per winner two files:
   data/trainer/optimizer the command line gives it.
 - the complete run config (`best_run.yaml`): the search's base overrides plus the trial's
   own overrides, composed exactly as the objective composed them, fully resolved, with the
-  `search` section and `run_dir` removed (the seed stays). `archforge train -cd <folder>
-  -cn best_run` retrains the trial: same model, data, trainer, optimizer and seed, so on
-  CPU the same validation accuracy.
+  `search` section removed and `run_dir` null (the seed stays), plus what the trial
+  resolved while it ran: the torch threads it trained with (`threads`; the float sums of
+  CPU operators split by thread, so another count changes the numbers in their last
+  digits, and `threads: null` would pick the count from the retraining machine's free
+  cores). `archforge train -cd <folder> -cn best_run` retrains the trial: same model,
+  data, trainer, optimizer, seed and threads, so on CPU the same per-epoch validation
+  curve. The file is a Hydra primary config with a defaults list naming the trial's
+  presets, so `-cn best_run trainer=gpu` swaps a preset (config/run_file.py).
 
 Single objective: `<study_dir>/best_model.yaml` and `best_run.yaml`; several (or
 `search.export=pareto`): `<study_dir>/pareto/trial_NNNNN.yaml` and `run_trial_NNNNN.yaml`
@@ -27,12 +32,23 @@ from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from archforge.config.compose import compose
+from archforge.config.run_file import file_document, is_run_file, preset_choices
 from archforge.config.search_settings import SearchSettings
 from archforge.plain import to_plain
 from archforge.search.repeats import mean_value, runs_of, single_winner
 
 # Keys of the composed config that describe the search, not the run it trained.
 DROPPED_KEYS = ("search", "run_dir")
+
+
+def trial_threads(trial: FrozenTrial) -> int | None:
+    """The torch threads the trial trained with: a sweeper job's own count (sweep_job.py),
+    else its worker's (objective.py)."""
+    for key in ("job_threads", "threads"):
+        value = trial.user_attrs.get(key)
+        if isinstance(value, int) and value >= 1:
+            return value
+    return None
 
 
 def _title(study: optuna.Study, trial: FrozenTrial) -> str:
@@ -63,11 +79,10 @@ def run_config(trial: FrozenTrial, base_overrides: Sequence[str]) -> dict[str, A
     plain = to_plain(cfg, "config")
     for key in DROPPED_KEYS:
         plain.pop(key, None)
+    threads = trial_threads(trial)
+    if threads is not None:  # a search sets its workers' threads, not the config's key
+        plain["threads"] = threads
     return plain
-
-
-def is_run_file(path: Path) -> bool:
-    return path.stem == "best_run" or path.stem.startswith("run_")
 
 
 def retrain_command(path: Path) -> str:
@@ -82,11 +97,14 @@ def run_yaml(study: optuna.Study, trial: FrozenTrial, base_overrides: Sequence[s
              path: Path) -> str:
     cfg = run_config(trial, base_overrides)
     cfg["model"]["name"] = model_name(study, trial)
+    choices = preset_choices([*base_overrides, *trial.user_attrs["overrides"]])
     header = (_title(study, trial)
-              + "# The trial's complete run config (model, data, trainer, optim, seed and every\n"
-              "# override of the search), resolved. Retrain it as it was searched:\n"
-              f"#   {retrain_command(path)}\n")
-    return header + OmegaConf.to_yaml(OmegaConf.create(cfg))
+              + "# The trial's complete run config (model, data, trainer, optim, seed, threads\n"
+              "# and every override of the search), resolved. Retrain it as it was searched:\n"
+              f"#   {retrain_command(path)}\n"
+              "# A preset on that command line (trainer=gpu, optim=adamw) replaces the values\n"
+              "# the trial took from its preset in the defaults list; the search's stay.\n")
+    return header + OmegaConf.to_yaml(OmegaConf.create(file_document(choices, cfg)))
 
 
 def winners(study: optuna.Study, multi_objective: bool,

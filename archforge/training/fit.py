@@ -31,9 +31,11 @@ from archforge.training.checkpoint_io import AtomicCheckpointIO
 from archforge.training.finetune import FineTuneSchedule, new_head
 from archforge.training.freeze import freeze_backbone, stage_indices, unfreeze
 from archforge.training.history import MetricsHistory
+from archforge.training.last_checkpoint import LastCheckpoint
 from archforge.training.memory_format import choose_channels_last
 from archforge.training.module import ClassifierModule
 from archforge.training.progress import progress_callbacks
+from archforge.training.run_owner import mark
 from archforge.training.rundir import RUN_DIR_ENV, choose_run_dir, make_loggers
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,7 @@ def train(
     module = make_module(run, build_model(run), datamodule)
     history = MetricsHistory()
     best_cb, last_cb = checkpoint_callbacks(run, folder) if checkpoints else (None, None)
-    extra = [history, *(cb for cb in (best_cb, last_cb) if cb is not None)]
+    extra: list[L.Callback] = [history, *(cb for cb in (best_cb, last_cb) if cb is not None)]
     if run.finetune.enabled:
         ft = run.finetune
         extra.append(FineTuneSchedule(ft.head_epochs, ft.unfreeze, ft.lr_factor))
@@ -83,11 +85,15 @@ def train(
                            checkpoints, sanity_check=sanity_check, loggers=loggers)
     fit(trainer, module, datamodule, folder, run)
     best_epoch, best_metrics = history.best(run.checkpoint.monitor, run.checkpoint.mode)
+    if "mlflow" in run.keys.loggers and loggers and trainer.is_global_zero:
+        from archforge.training.mlflow_run import log_run_files
+
+        log_run_files(trainer.loggers, folder, _path(best_cb), best_epoch, best_metrics)
     return TrainResult(
         run_dir=folder,
         metrics=history.last()[1],
         best_checkpoint=_path(best_cb),
-        last_checkpoint=_path(last_cb),
+        last_checkpoint=None if last_cb is None else last_cb.saved,
         epochs=int(trainer.current_epoch),
         model_config=run.model_mapping,
         best_metrics=best_metrics,
@@ -148,20 +154,17 @@ def channels_last(run: Run) -> bool:
     return choose_channels_last(run.keys.channels_last, preset, run.model)
 
 
-def checkpoint_callbacks(run: Run, folder: Path) -> tuple[ModelCheckpoint, ModelCheckpoint]:
-    """best.ckpt by `checkpoint.monitor`, and last.ckpt rewritten every epoch."""
+def checkpoint_callbacks(run: Run, folder: Path) -> tuple[ModelCheckpoint, LastCheckpoint]:
+    """best.ckpt when `checkpoint.monitor` improves, last.ckpt every
+    `checkpoint.last_every_n_epochs` epochs and in the final one (last_checkpoint.py)."""
     best = ModelCheckpoint(
         dirpath=folder / "checkpoints", filename="best", monitor=run.checkpoint.monitor,
         mode=run.checkpoint.mode, save_top_k=1, auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    # A second, unmonitored callback for last.ckpt: Lightning 2.6's `save_last=True`
-    # rewrites last.ckpt only in epochs that also produced a new best.
-    last = ModelCheckpoint(
-        dirpath=folder / "checkpoints", filename="last", monitor=None, save_top_k=1,
-        enable_version_counter=False,
-    )
-    return best, last
+    # A callback of its own for last.ckpt: Lightning 2.6's `save_last=True` rewrites it only
+    # in epochs that also produced a new best.
+    return best, LastCheckpoint(folder / "checkpoints", run.checkpoint.last_every_n_epochs)
 
 
 def make_trainer(run: Run, folder: Path, callbacks: list[L.Callback], progress: bool,
@@ -183,7 +186,7 @@ def make_trainer(run: Run, folder: Path, callbacks: list[L.Callback], progress: 
         return L.Trainer(
             **kwargs,
             default_root_dir=folder,
-            logger=(loggers and make_loggers(run.keys.loggers, folder)) or False,
+            logger=(loggers and make_loggers(run.keys.loggers, folder, run.resolved)) or False,
             callbacks=callbacks,
             enable_checkpointing=checkpoints,
             enable_progress_bar=progress,
@@ -199,7 +202,7 @@ def fit(trainer: L.Trainer, module: ClassifierModule, datamodule: Any, folder: P
         run: Run) -> None:
     """`trainer.fit`, with the run directory announced to DDP children and torn down after."""
     if trainer.is_global_zero:
-        folder.mkdir(parents=True, exist_ok=True)
+        mark(folder)  # its files of archforge's layout are archforge's (run_owner.py)
         (folder / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(run.resolved)))
     # DDP children re-run this command; they read rank 0's run directory from the environment.
     previous = os.environ.get(RUN_DIR_ENV)

@@ -77,6 +77,12 @@ class Schedule:
         return 1.0
 
 
+def warmup_epochs(cfg: OptimConfig) -> int:
+    """The epochs that hold warm-up steps, a started one counted whole: no pruner judges a
+    trial on them (archforge/search/trial/callback.py)."""
+    return max(0, math.ceil(cfg.warmup_epochs))
+
+
 def build_scheduler(
     optimizer: torch.optim.Optimizer, cfg: OptimConfig, total_steps: int, steps_per_epoch: float
 ) -> torch.optim.lr_scheduler.LambdaLR:

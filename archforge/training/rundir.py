@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from archforge.errors import ConfigError
+from archforge.training.run_owner import check_owner
 
 # DDP re-runs the command in each child process; they must write into rank 0's directory,
 # not one named after their own start time. Rank 0 passes it down in this variable.
@@ -30,13 +33,23 @@ def choose_run_dir(configured: str | Path | None) -> Path:
     return run_dir
 
 
-def make_loggers(kinds: list[str], run_dir: Path) -> list[Logger]:
-    """Loggers for the validated `logger` key (csv, tensorboard); all write under `run_dir`.
+def make_loggers(kinds: list[str], run_dir: Path,
+                 resolved: Mapping[str, Any] | None = None) -> list[Logger]:
+    """Loggers for the validated `logger` key (csv, tensorboard, mlflow); all write under
+    `run_dir` (mlflow: unless MLFLOW_TRACKING_URI names another store; mlflow_run.py).
 
-    Each writes to run_dir/<kind>/ with an empty version: Lightning's progress bar shows a
-    logger's version as `v_num`, which said "csv" (or "oard") before."""
+    Each file logger writes to run_dir/<kind>/ with an empty version: Lightning's progress
+    bar shows a logger's version as `v_num`, which said "csv" (or "oard") before."""
     factories = {"csv": CSVLogger, "tensorboard": TensorBoardLogger}
-    return [factories[k](run_dir / k, name="", version="") for k in kinds]
+    loggers: list[Logger] = []
+    for kind in kinds:
+        if kind == "mlflow":
+            from archforge.training.mlflow_run import mlflow_logger
+
+            loggers.append(mlflow_logger(run_dir, resolved or {}))
+        else:
+            loggers.append(factories[kind](run_dir / kind, name="", version=""))
+    return loggers
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -45,10 +58,12 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
-def check_run_dir(run_dir: Path, overwrite: bool = False, key: str = "run_dir") -> None:
+def check_run_dir(run_dir: Path, overwrite: bool = False, key: str = "run_dir",
+                  hydra_written: bool = False) -> None:
     """Refuse, before any training, a run directory that training could not write or would
     silently overwrite: a file where a folder belongs, a folder where best.ckpt belongs, a
-    read-only place, or another run's checkpoints (unless `overwrite=true`)."""
+    read-only place, another run's checkpoints (unless `overwrite=true`), or files archforge
+    did not write (run_owner.py; `hydra_written`: Hydra's files of this job are there)."""
     checkpoints = run_dir / "checkpoints"
     for folder in (run_dir, checkpoints):
         if folder.exists() and not folder.is_dir():
@@ -65,6 +80,7 @@ def check_run_dir(run_dir: Path, overwrite: bool = False, key: str = "run_dir") 
                           f"({', '.join(p.name for p in existing)}); choose a new run directory "
                           "(run_dir=... or hydra.run.dir=...) or pass overwrite=true to replace "
                           "them")
+    check_owner(run_dir, overwrite, key, hydra_written)
     for folder in (checkpoints, run_dir):
         place = _nearest_existing(folder)
         if not os.access(place, os.W_OK | os.X_OK):

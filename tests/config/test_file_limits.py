@@ -49,6 +49,29 @@ def test_the_limits_can_be_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert compose([f"model={path}"]).model.block_options.a.a.a == 1
 
 
+def test_the_depth_limit_stops_where_python_s_stack_would(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Raised past its ceiling, the depth limit let a deep file overflow the stack (a
+    RecursionError of thousands of lines): the variable itself is refused, and a file deeper
+    than the ceiling says that it is the most archforge reads."""
+    from archforge.cli import main
+
+    path = tmp_path / "deep.yaml"
+    path.write_text("name: deep\nblock_options:\n" + "".join(
+        "  " * (i + 1) + f"k{i}:\n" for i in range(500)) + "  " * 501 + "v: 1\n")
+    monkeypatch.setenv("ARCHFORGE_MAX_YAML_DEPTH", "100000")
+    assert main(["summary", f"model={path}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("ConfigError: ARCHFORGE_MAX_YAML_DEPTH: got '100000'; expected an integer "
+                   ">= 1 and <= 64 (deeper files overflow Python's stack while they are read)")
+    monkeypatch.setenv("ARCHFORGE_MAX_YAML_DEPTH", "64")
+    assert main(["summary", f"model={path}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "more than 64 levels deep" in err
+    assert "64 levels is the most archforge reads" in err
+
+
 def test_a_huge_sweep_is_refused_before_expanding(monkeypatch: pytest.MonkeyPatch) -> None:
     start = time.perf_counter()
     with pytest.raises(ConfigError) as info:

@@ -6,6 +6,7 @@ exception (a TypeError, OverflowError, RecursionError ...) and never a hang.
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import time
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from archforge.config.compose import compose
 from archforge.config.run import parse_run
 from archforge.config.search_settings import parse_settings
 from archforge.errors import ConfigError
+from archforge.limits import config_limits
+from archforge.model.limits import limits
 from archforge.search.pruners import make_pruner
 
 BASE = ["model.stages.0.depth=1", "model.stages.1.depth=1", "model.stages.2.depth=1",
@@ -127,6 +130,31 @@ LISTED: list[tuple[list[str], str | None]] = [
     (["finetune.enabled=true", "finetune.unfreeze=[99]"], "finetune.unfreeze"),
     (["model.input_size=[8]", "data.image_size=8"], None),  # one side: a square
     (["search.pruner={name: median}"], None),  # replaces the preset's hyperband options
+    # issue #26, item 8: Lightning's MisconfigurationException at Trainer()
+    (["+trainer.overfit_batches=-1"], "trainer.overfit_batches"),
+    (["+trainer.overfit_batches=1.5"], "trainer.overfit_batches"),
+    (["+trainer.overfit_batches=2"], None),  # two batches
+    (["+trainer.reload_dataloaders_every_n_epochs=-1"],
+     "trainer.reload_dataloaders_every_n_epochs"),
+    # issue #26, item 9: values that were accepted
+    (["model.width=1e-9"], "model.width"),  # 16 stem channels -> 0: no silent 1-channel net
+    (["model.width=0.03"], "model.width"),  # 0.48 of a channel rounds to 0
+    (["model.width=0.04"], None),  # 0.64 rounds to 1: every stated width keeps a channel
+    (["model.name=''"], "model.name"),
+    (["model.name='  '"], "model.name"),
+    (["model.num_classes=1"], "model.num_classes"),  # one class: no classifier
+    (["data=synthetic", "data.num_classes=1"], "data.num_classes"),
+    (["model.weights=/nonexistent/w.pt"], "model.weights"),
+    (["model.weights=/etc/passwd"], "model.weights"),  # a file, but not torch.save's
+    (["model.weights=/"], "model.weights"),  # a directory
+    (["search.sampler={name: tpe, n_startup_trials: -1}"], "search.sampler.n_startup_trials"),
+    (["search.sampler={name: nsga2, population_size: 1}"], "search.sampler.population_size"),
+    (["search.sampler={name: tpe, n_startup_trials: 0}"], None),  # model from the first trial
+    (["search.pruner={name: hyperband, min_resource: 0}"], "search.pruner.min_resource"),
+    (["search.pruner={name: hyperband, min_resource: auto}"], None),  # Optuna's own choice
+    (["search.pruner={name: median, n_warmup_steps: -1}"], "search.pruner.n_warmup_steps"),
+    (["search.pruner={name: successive_halving, reduction_factor: 1}"],
+     "search.pruner.reduction_factor"),
 ]
 
 
@@ -158,3 +186,67 @@ def test_a_data_set_too_big_for_memory_is_named() -> None:
     with pytest.raises(ConfigError) as info:  # 300 GB of images: refused before generating
         parse_run(compose([*BASE, "data=synthetic", "data.num_samples=100000000"]))
     assert info.value.path == "data.num_samples" and "ARCHFORGE_MAX_DATA_MB" in str(info.value)
+
+
+def test_a_tpu_without_torch_xla_is_named() -> None:
+    if importlib.util.find_spec("torch_xla") is not None:
+        pytest.skip("torch_xla is installed here")
+    with pytest.raises(ConfigError, match="needs the torch_xla package") as info:
+        parse_run(compose([*BASE, "trainer.accelerator=tpu"]))
+    assert info.value.path == "trainer.accelerator"
+
+
+# Search-space entries an independent fault run found accepted (issue #26, item 9): each is
+# one ConfigError naming the entry's key when the space is compiled.
+SPACE_LISTED: list[tuple[str, str | None]] = [
+    ("+search.space.seed={type: int, low: 0, high: 1e24}", "search.space.seed.high"),
+    ("+search.space.seed={type: int, low: 0, high: 1000000000000000000000000}",
+     "search.space.seed.high"),  # an integer Optuna's float storage cannot hold
+    ("+search.space.seed={type: int, low: -9007199254740993, high: 0}", "search.space.seed.low"),
+    ("+search.space.seed={type: int, low: 0, high: 9007199254740992}", None),  # 2**53
+    ("+search.space.run_dir=[a, b]", "search.space.run_dir"),
+    ("+search.space.overwrite=[true, false]", "search.space.overwrite"),
+    ("+search.space.test=[true, false]", "search.space.test"),
+    ("+search.space.search.storage=[a, b]", "search.space.search.storage"),
+    ("+search.space.search={root: [a, b]}", "search.space.search.root"),
+    ("+search.space.hydra.run.dir=[a, b]", "search.space.hydra.run.dir"),
+]
+
+
+@pytest.mark.parametrize(("case", "key"), SPACE_LISTED, ids=[c for c, _ in SPACE_LISTED])
+def test_listed_space_entries_are_one_config_error_naming_the_key(case: str,
+                                                                  key: str | None) -> None:
+    from archforge.search.space.search_space import compile_space
+
+    cfg = compose([*BASE, case])
+    try:
+        compile_space(parse_settings(cfg).space, cfg)
+        outcome = None
+    except ConfigError as exc:
+        outcome = exc.path
+    assert outcome == key
+
+
+# Limit variables (archforge/limits.py): each checked itself first, naming the variable.
+ENV_LISTED: list[tuple[str, str, str]] = [
+    ("ARCHFORGE_MAX_STAGE_DEPTH", "-5", "expected an integer >= 1"),
+    ("ARCHFORGE_MAX_STAGE_DEPTH", "0", "expected an integer >= 1"),
+    ("ARCHFORGE_MAX_STAGE_DEPTH", "abc", "expected an integer >= 1"),
+    ("ARCHFORGE_MAX_WIDTH", "nan", "expected a finite number > 0"),
+    ("ARCHFORGE_MAX_WIDTH", "-1.5", "expected a finite number > 0"),
+    ("ARCHFORGE_MAX_WIDTH", "1e999", "expected a finite number > 0"),
+    ("ARCHFORGE_MAX_YAML_DEPTH", "100000", "expected an integer >= 1 and <= 64 (deeper files "
+                                           "overflow Python's stack while they are read)"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "text"), ENV_LISTED,
+                         ids=[f"{n}={v}" for n, v, _ in ENV_LISTED])
+def test_listed_limit_variables_are_one_config_error_naming_them(
+        name: str, value: str, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        limits()
+        config_limits()
+    assert info.value.path == name
+    assert str(info.value) == f"{name}: got {value!r}; {text}"

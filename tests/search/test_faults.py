@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from optuna.trial import TrialState
-from search_helpers import TINY, assert_accounted, load, tiny_args
+from search_helpers import TINY, load, tiny_args
 
 from archforge.cli.search import search
 from archforge.search.strategy import training as training_module
@@ -52,10 +52,11 @@ def test_an_overflowing_width_is_an_invalid_candidate(root: Path, tmp_path: Path
                                               "model.width: [1.0e+308]"))
     monkeypatch.setattr(training_module, "run_training", _fake_train)
     args = [f"search={space}", f"search.root={root}", "search.progress=false",
-            "search.n_trials=2"]
+            "search.n_trials=2", "search.max_infeasible=3"]
     assert search(args) == 0
+    # no candidate is feasible: none counts, and the third infeasible one in a row ends it
     trials = load(root).trials
-    assert_accounted(load(root), 2)
+    assert [t.number for t in trials] == [0, 1, 2]
     for t in trials:
         assert t.state == TrialState.PRUNED and t.user_attrs["infeasible"] is True
         assert t.user_attrs["reason"].startswith("invalid candidate")
@@ -86,3 +87,44 @@ def test_without_a_terminal_each_finished_trial_is_one_line(
         assert line.startswith(f"trial {t.number} COMPLETE value 0.5 | model.block=")
         assert f"model.shortcut={t.params['model.shortcut']}" in line
         assert line.endswith(f"| {t.user_attrs['duration_s']:.1f} s")
+
+
+@pytest.mark.parametrize("where", ["/proc/archforge-test/runs", "/dev/null", "allow_list"])
+def test_errors_unrelated_to_storage_give_no_resume_advice(
+        where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A root that cannot be created, or an allow-list file that is a folder, is a bad
+    setting: one ConfigError, not "the study is intact and resumable (after freeing space)"."""
+    from archforge.cli import main
+
+    root = tmp_path / "runs"
+    if where == "allow_list":
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+        (tmp_path / "config" / "archforge" / "allowed_targets").mkdir(parents=True)
+    else:
+        root = Path(where)
+    assert main(["search", *tiny_args(root, "search.n_trials=1")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ConfigError: ") and len(err.splitlines()) == 1, err
+    assert "resumable" not in err and "freeing space" not in err
+    assert "allowed_targets" in err if where == "allow_list" else where in err
+
+
+def test_only_a_full_disk_gets_the_storage_advice() -> None:
+    import errno
+
+    from archforge.errors import ConfigError
+    from archforge.search.runtime.storage_errors import failure_line
+
+    full = OSError(errno.ENOSPC, "No space left on device", "/r/journal.log")
+    assert failure_line(full, "archforge search") == (
+        "archforge search: No space left on device: /r/journal.log; the study is intact and "
+        "resumable: every finished trial is kept, and the same command resumes (a trial that "
+        "was running is re-queued) (after freeing space)")
+    missing = OSError(errno.ENOENT, "No such file or directory", "/proc/x")
+    assert failure_line(missing, "archforge search") == (
+        "archforge search: No such file or directory: /proc/x")
+    try:
+        raise ConfigError("search.root", "cannot create /proc/x") from missing
+    except ConfigError as exc:
+        assert failure_line(exc, "archforge search") is None  # printed as the ConfigError

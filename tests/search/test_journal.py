@@ -84,6 +84,11 @@ def test_a_bad_record_in_the_middle_is_refused_untouched(root: Path, journal: by
     assert f"{path}: line 4 " in str(info.value)
     assert path.read_bytes() == broken
     assert not list(path.parent.glob("journal.log.torn-*"))
+    study_module._storages.clear()
+    with pytest.raises(ConfigError) as info:  # report names the same line as search
+        report(tiny_args(root))
+    assert f"{path}: line 4 " in str(info.value) and "column" not in str(info.value)
+    assert path.read_bytes() == broken
 
 
 def test_scan_counts_records_and_finds_the_good_end() -> None:

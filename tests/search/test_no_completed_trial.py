@@ -11,7 +11,8 @@ from search_helpers import tiny_args
 from archforge.cli import main
 
 # every candidate of tests/search/tiny.yaml has hundreds of parameters: none is feasible
-INFEASIBLE = ["search.n_trials=2", "+search.constraints.max_params=10"]
+# (infeasible candidates do not count toward n_trials: the second in a row ends the search)
+INFEASIBLE = ["search.n_trials=2", "+search.constraints.max_params=10", "search.max_infeasible=2"]
 
 
 def test_search_report_and_retrain_after_no_completed_trial(
@@ -24,6 +25,8 @@ def test_search_report_and_retrain_after_no_completed_trial(
     assert "2 x constraint max_params (first: " in out and "┏" not in out
     assert "nothing to retrain: no trial completed, so no best_run.yaml was written" in out
     assert "archforge search study tiny" in err and "archforge search study" not in out
+    assert ("archforge search: stopped after 2 infeasible candidates in a row "
+            "(search.max_infeasible=2), 0 of 2 trials trained") in err
 
     study_dir = root / "tiny"
     assert main(["train", "-cd", str(study_dir), "-cn", "best_run"]) == 2

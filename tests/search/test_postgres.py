@@ -175,3 +175,27 @@ def test_the_documented_url_uses_the_installed_driver(monkeypatch: pytest.Monkey
     assert study_module.driver_url("sqlite:///x.db") == "sqlite:///x.db"
     installed.add("psycopg")  # psycopg 3 present: SQLAlchemy's own default is kept
     assert study_module.driver_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_another_applications_postgres_database_is_refused_untouched(
+        root: Path, postgres: Server) -> None:
+    import sqlalchemy
+
+    from archforge.errors import ConfigError
+    from archforge.search.runtime.study import driver_url
+
+    admin = sqlalchemy.create_engine(driver_url(postgres.url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text("CREATE DATABASE app"))
+    admin.dispose()
+    url = postgres.url.rsplit("/", 1)[0] + "/app"
+    app = sqlalchemy.create_engine(driver_url(url))
+    with app.begin() as conn:
+        conn.execute(sqlalchemy.text("CREATE TABLE accounts (id serial PRIMARY KEY, name text)"))
+        conn.execute(sqlalchemy.text("INSERT INTO accounts (name) VALUES ('ann')"))
+    study_module._storages.clear()
+    with pytest.raises(ConfigError) as info:
+        search(tiny_args(root, "search.study_name=app", f"search.storage={url}"))
+    assert info.value.path == "search.storage" and "accounts" in str(info.value)
+    assert set(sqlalchemy.inspect(app).get_table_names()) == {"accounts"}  # no Optuna table
+    app.dispose()

@@ -98,3 +98,21 @@ def test_axes_are_named_by_the_metric_and_the_legend_stays_short(tmp_path: Path)
     assert len(labels) <= LABELLED + 3 and labels[-7:][0] == "trial 28 (0.78)"
     assert "pruned (20)" in labels
     plt.close(fig)
+
+
+def test_importances_need_two_completed_trials_of_different_values(tmp_path: Path) -> None:
+    study = optuna.create_study(study_name="few", direction="maximize")
+    dist = {"model.width": FloatDistribution(0.5, 2.0), "model.depth": FloatDistribution(1, 4)}
+    for width, value in ((0.5, 0.8), (1.0, 0.8)):  # two completed trials, one value
+        study.add_trial(create_trial(value=value, params={"model.width": width,
+                                                          "model.depth": 2.0},
+                                     distributions=dist, intermediate_values={1: value}))
+    _, skipped = write_report(study, tmp_path / "report", ["val/acc"])
+    assert skipped == {"param_importances": "needs at least 2 completed trials with different "
+                       "val/acc; the study has 2 completed, 1 different value(s)"}
+    assert not (tmp_path / "report" / "param_importances.png").exists()
+    assert (tmp_path / "report" / "optimization_history.png").is_file()
+    study.add_trial(create_trial(value=0.9, params={"model.width": 2.0, "model.depth": 2.0},
+                                 distributions=dist, intermediate_values={1: 0.9}))
+    _, skipped = write_report(study, tmp_path / "report", ["val/acc"])
+    assert skipped == {} and (tmp_path / "report" / "param_importances.png").is_file()

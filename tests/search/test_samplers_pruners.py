@@ -164,9 +164,17 @@ def test_a_search_yaml_cannot_allow_list_its_own_targets(
     with pytest.raises(ConfigError) as info:
         prepare([f"search={space}", f"search.root={root}"]).study()
     assert info.value.path == "search.allowed_targets"
+    module = "subprocess" if how == "pruner" else "posix"
+    if how == "overrides":  # refused as the file's override, whatever the command line says
+        line = body.splitlines().index("  - search.allowed_targets=[posix]") + 1
+        assert f"{space}, line {line}: overrides item" in str(info.value)
+        with pytest.raises(ConfigError, match="only your own command line sets it"):
+            prepare([f"search={space}", f"search.root={root}",
+                     f"search.allowed_targets=[{module}]"])
+        assert not marker.exists()
+        return
     # allowed by the person running it, a function that does not declare it returns a
     # sampler or pruner is still never called
-    module = "subprocess" if how == "pruner" else "posix"
     with pytest.raises(ConfigError) as info:
         prepare([f"search={space}", f"search.root={root}",
                  f"search.allowed_targets=[{module}]"]).study()

@@ -61,6 +61,7 @@ def test_pruned_sweep_records_every_state_then_resumes_to_n_trials(tmp_path: Pat
     study = load(root)
     assert_accounted(study, 3)
     trials = study.get_trials()
+    first = len(trials)  # 3 trained ones and the infeasible ones, which do not count
     infeasible = [t for t in trials if t.user_attrs.get("infeasible")]
     trained = [t for t in trials if not t.user_attrs.get("infeasible")]
     assert infeasible and trained, [t.user_attrs for t in trials]
@@ -77,7 +78,7 @@ def test_pruned_sweep_records_every_state_then_resumes_to_n_trials(tmp_path: Pat
     assert main(sweep_args(root, "search.n_trials=5", "search.pruner=none", limits)) == 0
     study = load(root)
     assert_accounted(study, 5)
-    new = [t for t in study.get_trials()[3:] if not t.user_attrs.get("infeasible")]
+    new = [t for t in study.get_trials()[first:] if not t.user_attrs.get("infeasible")]
     assert new, "the resumed sweep trained nothing"
     for t in new:
         assert t.state == TrialState.COMPLETE and t.user_attrs["epochs"] == 2

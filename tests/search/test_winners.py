@@ -22,7 +22,7 @@ def test_best_run_retrains_the_winner_exactly(root: Path) -> None:
     assert retrain_command(path) == f"archforge train -cd {root / 'tiny'} -cn best_run"
 
     cfg = OmegaConf.load(path)
-    assert "search" not in cfg and "run_dir" not in cfg
+    assert "search" not in cfg and cfg.run_dir is None  # a retrain picks its own folder
     # the search's base overrides (tests/search/tiny.yaml) and the trial's values are kept
     assert cfg.trainer.max_epochs == 2 and cfg.trainer.limit_train_batches == 3
     assert cfg.optim.warmup_epochs == 0 and cfg.seed == 0

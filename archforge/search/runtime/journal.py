@@ -4,16 +4,22 @@ Optuna's `JournalFileBackend` stores one JSON operation per line. A write cut sh
 a partial last line; Optuna skips it when reading, but the next append goes after it, the
 two fuse into one undecodable line in the middle, and from then on every read fails.
 
-- `check_journal(path)`, before a journal file is opened at all: an existing file that does
-  not start with a journal record (a SQLite database named without `sqlite:///`, a text
-  file, a system file) is refused with a `ConfigError` naming the path; archforge never
-  truncates, rewrites or appends to a file that is not its journal.
-- `repair(path)`, before a study is opened for writing: a partial or undecodable *tail*
-  (everything after the last complete record) is cut off, after copying the original file
-  beside it as `journal.log.torn-<time>`; every complete record is kept. A last record that
-  lacks only its final newline is complete: the newline is added. An undecodable record
-  with complete records after it is not a torn write: that is refused with a `ConfigError`
-  naming the file and line, and nothing is written.
+- `check_journal(path)`, before a journal file is opened at all: a path that is a symbolic
+  link (a write would go through it into its target), or an existing file that does not
+  start with a journal record (a SQLite database named without `sqlite:///`, a text file, a
+  system file) is refused with a `ConfigError` naming the path; archforge never truncates,
+  rewrites or appends to a file that is not its journal.
+- `check_records(path)`, before a journal file is opened (for writing or reading): every
+  line is a journal record, except a *torn tail* - what a write cut short leaves after the
+  last complete record: a prefix of a record, or the zero bytes a file system fills a lost
+  block with. Any other line (a JSON line of another program, text, a broken record with
+  complete records after it) means the file is not archforge's journal, or was changed by
+  something else than a torn write: refused with a `ConfigError` naming the file and line,
+  and nothing is written.
+- `repair(path)`, before a study is opened for writing: a torn tail is cut off, after
+  copying the original file beside it as `journal.log.torn-<time>`; every complete record
+  is kept. A last record that lacks only its final newline is complete: the newline is
+  added.
 - `ReadOnlyJournalFileBackend`, for `archforge report` and every reader: never creates,
   repairs or appends.
 - `SafeJournalFileBackend.append_logs` never appends after a partial line (a writer that
@@ -67,9 +73,20 @@ def _is_record(line: bytes, final: bool = False) -> bool:
     return isinstance(record, dict) and "op_code" in record
 
 
+def _torn(line: bytes) -> bool:
+    """Whether a line that is not a record is what a write cut short leaves: a prefix of a
+    record, or zero bytes (a block the file system allocated but never wrote)."""
+    body = line.rstrip(b"\n")
+    return b"\x00" in body or body.startswith(RECORD_START) or RECORD_START.startswith(body)
+
+
 def check_journal(path: Path, key: str = "search.storage") -> None:
-    """Refuse an existing path that is not an archforge/Optuna journal file (nothing is
-    written to it). A missing or empty file is a new journal."""
+    """Refuse a symbolic link, or an existing path that is not an archforge/Optuna journal
+    file (nothing is written to it). A missing or empty file is a new journal."""
+    if path.is_symlink():
+        raise ConfigError(key, f"{path} is a symbolic link (to {os.readlink(path)}); archforge "
+                          "writes a journal only to the file named, never through a link; name "
+                          "the file itself")
     if not path.exists():
         return
     if not path.is_file():
@@ -92,10 +109,12 @@ def check_journal(path: Path, key: str = "search.storage") -> None:
 
 
 def scan(data: bytes) -> tuple[int, int, int | None]:
-    """(records, byte length of the good prefix, 1-based line of a bad record in the middle).
+    """(records, byte length of the good prefix, 1-based line of a bad line that is not part
+    of a torn tail).
 
-    The good prefix ends after the last complete record; a bad line before it is corruption.
-    A final record that lacks only its newline counts (its length excludes the newline).
+    The good prefix ends after the last complete record; a bad line before it is corruption,
+    and so is a line after it that a torn write cannot leave (`_torn`). A final record that
+    lacks only its newline counts (its length excludes the newline).
     """
     records = good_end = offset = 0
     first_bad: int | None = None
@@ -107,6 +126,8 @@ def scan(data: bytes) -> tuple[int, int, int | None]:
         offset += len(line)
         if not _is_record(line, final=number == len(lines)):
             first_bad = first_bad or number
+            if not _torn(line):
+                return records, good_end, first_bad
         elif first_bad is not None:
             return records, good_end, first_bad
         else:
@@ -115,20 +136,34 @@ def scan(data: bytes) -> tuple[int, int, int | None]:
     return records, good_end, None
 
 
+def _refuse(path: Path, bad_line: int) -> ConfigError:
+    return ConfigError("search.storage", f"{path}: line {bad_line} is neither a complete "
+                       "Optuna journal record nor the torn end of one: the file is not an "
+                       "Optuna journal, or was changed by something else than a torn write. It "
+                       "was left untouched; restore it from a copy, or use another "
+                       "search.storage or search.study_name")
+
+
+def check_records(path: Path) -> None:
+    """Refuse (nothing written) a journal file holding a line that is neither a record nor
+    part of a torn tail."""
+    check_journal(path)
+    if path.is_file():
+        bad_line = scan(path.read_bytes())[2]
+        if bad_line is not None:
+            raise _refuse(path, bad_line)
+
+
 def repair(path: Path) -> Repaired | None:
     """Cut a torn tail off the journal at `path` (a copy of the original kept beside it)."""
     if not path.exists():
         return None
-    check_journal(path)
+    check_records(path)  # before the lock: a refused file gets not even a lock beside it
     with locked(path):
         data = path.read_bytes()
         records, good_end, bad_line = scan(data)
         if bad_line is not None:
-            raise ConfigError("search.storage", f"{path}: line {bad_line} is not a complete "
-                              "Optuna journal record, yet complete records follow it: the file "
-                              "was changed by something else than a torn write. It was left "
-                              "untouched; restore it from a copy, or use another search.storage "
-                              "or search.study_name")
+            raise _refuse(path, bad_line)
         if good_end == len(data):
             if data and not data.endswith(b"\n"):  # a complete last record lacks its newline
                 with open(path, "ab") as f:
@@ -200,6 +235,8 @@ class SafeJournalFileBackend(JournalFileBackend):
                 f.write(b"\n")
                 os.fsync(f.fileno())
             return size + 1
+        if not _torn(data[good_end:]):  # another program's line: not ours to cut
+            raise _refuse(self.path, data.count(b"\n") + 1)
         _backup(self.path)
         with open(self.path, "r+b") as f:
             f.truncate(good_end)
@@ -223,10 +260,11 @@ class ReadOnlyJournalFileBackend(JournalFileBackend):
 
     def __init__(self, file_path: str) -> None:
         path = Path(file_path)
+        check_journal(path)
         if not path.is_file():
             raise ConfigError("search.storage", f"no journal at {path}; run archforge search "
                               "first (or name the study's search.storage)")
-        check_journal(path)
+        check_records(path)
         super().__init__(file_path, lock_obj=_lock(path))
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:

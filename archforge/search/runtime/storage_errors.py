@@ -9,10 +9,15 @@ hide that.
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import optuna
 
+from archforge.errors import ConfigError
+
+# A full disk or quota: the only OSErrors that stop a storage mid-search with the study intact.
+FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 RESUMABLE = ("the study is intact and resumable: every finished trial is kept, and the "
              "same command resumes (a trial that was running is re-queued)")
 
@@ -55,8 +60,15 @@ def failure_line(exc: BaseException, who: str) -> str | None:
         # Optuna's wrapper around it
         cause = [e for e in _chain(exc) if isinstance(e, kinds)][-1]
         return f"{who}: the storage failed ({_first_line(cause)}); {RESUMABLE}"
+    if isinstance(exc, ConfigError):  # a bad setting, even one caused by an OSError
+        return None
     os_error = next((e for e in _chain(exc) if isinstance(e, OSError)), None)
-    if os_error is not None:
-        where = f": {os_error.filename}" if os_error.filename else ""
-        return f"{who}: {os_error.strerror or os_error}{where}; {RESUMABLE} (after freeing space)"
-    return None
+    if os_error is None:
+        return None
+    where = f": {os_error.filename}" if os_error.filename else ""
+    line = f"{who}: {os_error.strerror or os_error}{where}"
+    if os_error.errno in FULL:
+        return f"{line}; {RESUMABLE} (after freeing space)"
+    # a path that cannot be created or read (search.root=/proc/x, /dev/null): not a storage
+    # that stopped answering, so no advice about resuming or freeing space
+    return line

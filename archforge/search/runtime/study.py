@@ -11,8 +11,11 @@
   RUNNING trial whose process is gone (same host) or whose heartbeat is older than
   `search.heartbeat_grace` is marked FAIL with `reason` and `retry`, and its parameters are
   enqueued again (up to `search.max_retries` times).
-- The count toward `search.n_trials` is every finished trial (COMPLETE, PRUNED - including
-  infeasible candidates - and FAIL), except failures that were re-queued for another try.
+- The count toward `search.n_trials` is every finished trial that reached training
+  (COMPLETE, PRUNED by the pruner, FAIL), except failures that were re-queued for another
+  try. An infeasible candidate (refused before training: invalid values, a violated
+  constraint) is stored PRUNED with `infeasible`, so the sampler learns from it, but does
+  not use up the budget; `search.max_infeasible` of them in a row end the search instead.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from archforge.search.runtime.journal import (
     repair,
 )
 from archforge.search.runtime.optuna_private import set_attr_of
+from archforge.search.runtime.rdb_check import check_database, read_only_url
 
 FINGERPRINT = "archforge:fingerprint"
 BASE_CONFIG = "archforge:base_config"
@@ -78,7 +82,8 @@ def open_storage(url: str, read_only: bool = False) -> BaseStorage:
     """An Optuna storage for a URL or journal file path (one object per URL and process).
 
     `read_only` (`archforge report`, anything that only reads): a journal file is neither
-    created nor repaired, a SQLite file must exist."""
+    created nor repaired; a database must already be an Optuna storage, and a SQLite file is
+    opened read-only. A database of another application is refused (rdb_check.py)."""
     cache_key = f"read-only:{url}" if read_only else url
     if cache_key in _storages:
         return _storages[cache_key]
@@ -100,9 +105,9 @@ def open_storage(url: str, read_only: bool = False) -> BaseStorage:
                     repairs[url] = repaired
                 storage = optuna.storages.JournalStorage(SafeJournalFileBackend(str(path)))
         else:
-            if read_only:
-                _sqlite_exists(url)
-            storage = _rdb(url)
+            # another application's database is refused before Optuna adds its tables
+            check_database(driver_url(url), read_only)
+            storage = _rdb(read_only_url(url) if read_only else url, read_only)
     except ConfigError:
         raise
     except (ImportError, ValueError, OSError) as exc:
@@ -112,16 +117,6 @@ def open_storage(url: str, read_only: bool = False) -> BaseStorage:
                           f"{str(exc).splitlines()[0]}") from exc
     _storages[cache_key] = storage
     return storage
-
-
-def _sqlite_exists(url: str) -> None:
-    """A reader never creates a SQLite database (SQLAlchemy would, on connecting)."""
-    if not url.startswith("sqlite:///"):
-        return
-    path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
-    if str(path) not in ("", ":memory:") and not path.is_file():
-        raise ConfigError("search.storage", f"no database at {path}; run archforge search "
-                          "first (or name the study's search.storage)")
 
 
 def driver_url(url: str) -> str:
@@ -136,13 +131,15 @@ def driver_url(url: str) -> str:
     return f"postgresql://{rest}"
 
 
-def _rdb(url: str, attempts: int = 5) -> BaseStorage:
+def _rdb(url: str, read_only: bool = False, attempts: int = 5) -> BaseStorage:
     """RDBStorage, retrying a lost race: two processes creating the schema of an empty
-    database at once make one of them fail with a duplicate-key error."""
+    database at once make one of them fail with a duplicate-key error. A reader
+    (`read_only`, checked to be an Optuna storage already) creates no table."""
     url = driver_url(url)
     for attempt in range(attempts):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True},
+                                              skip_table_creation=read_only)
         except Exception as exc:
             text = str(exc).lower()
             if attempt == attempts - 1 or not any(w in text for w in ("duplicate", "exists",
@@ -159,9 +156,10 @@ def fingerprint(base: dict[str, Any], space: dict[str, Any], settings: SearchSet
 
 # search.* keys that do not change what a trial measures: they may differ between runs
 VOLATILE_SEARCH_KEYS = {
-    "study_name", "storage", "root", "n_trials", "n_workers", "timeout", "progress", "threads",
-    "heartbeat_interval", "heartbeat_grace", "export", "max_retries", "sampler", "pruner",
-    "seed", "checkpoints", "allowed_targets", "start_method", "min_completed", "winner",
+    "study_name", "storage", "root", "n_trials", "max_infeasible", "n_workers", "timeout",
+    "progress", "threads", "heartbeat_interval", "heartbeat_grace", "export", "max_retries",
+    "sampler", "pruner", "seed", "checkpoints", "allowed_targets", "start_method",
+    "min_completed", "winner",
 }
 VOLATILE_KEYS = {"run_dir", "progress", "test"}
 
@@ -169,6 +167,8 @@ VOLATILE_KEYS = {"run_dir", "progress", "test"}
 def _comparable(base: dict[str, Any], space: dict[str, Any],
                 settings: SearchSettings) -> dict[str, Any]:
     cfg = {k: v for k, v in base.items() if k not in VOLATILE_KEYS}
+    if isinstance(cfg.get("data"), dict):  # a search never reads the held-out test folder
+        cfg["data"] = {k: v for k, v in cfg["data"].items() if k != "test_dir"}
     search = cfg.get("search") or {}
     cfg["search"] = {k: v for k, v in search.items() if k not in VOLATILE_SEARCH_KEYS}
     cfg["search"]["space"] = space  # compiled: `*` expanded, paths normalized
@@ -183,16 +183,24 @@ def open_study(
     sampler: optuna.samplers.BaseSampler | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
 ) -> optuna.Study:
-    """Create or join the study; refuse one made from another space or base config."""
+    """Create or join the study; refuse one made from another space or base config.
+
+    An existing study is loaded, not "created if missing": Optuna's journal storage appends
+    a create-study record before it finds the name taken, so a refused resume would still
+    have written to the other study's journal."""
     storage = open_storage(settings.storage_url)
-    study = optuna.create_study(
-        storage=storage,
-        sampler=sampler,
-        pruner=pruner,
-        study_name=settings.study_name,
-        directions=settings.directions,  # type: ignore[arg-type]
-        load_if_exists=True,
-    )
+    try:
+        study = optuna.load_study(study_name=settings.study_name, storage=storage,
+                                  sampler=sampler, pruner=pruner)
+    except KeyError:  # a new study (load_if_exists: another worker may create it meanwhile)
+        study = optuna.create_study(
+            storage=storage,
+            sampler=sampler,
+            pruner=pruner,
+            study_name=settings.study_name,
+            directions=settings.directions,  # type: ignore[arg-type]
+            load_if_exists=True,
+        )
     where = f"study {settings.study_name!r} in {settings.storage_url}"
     wanted = [optuna.study.StudyDirection[d.upper()] for d in settings.directions]
     if list(study.directions) != wanted:
@@ -211,8 +219,9 @@ def open_study(
         diff = ", ".join(differences(old, new)[:6]) or "(unknown)"
         raise ConfigError("search.study_name", f"{where} was created from a different search "
                           f"space or base config (fingerprint {attrs[FINGERPRINT]} != {fp}; "
-                          f"differs at: {diff}). Resume with the original settings, or choose "
-                          "a new search.study_name or search.storage")
+                          f"differs at: {diff}). Resume with the original settings, or start "
+                          "a new study: search.study_name=<new name> (e.g. search.study_name="
+                          f"{settings.study_name}_2) or another search.storage")
     return study
 
 
@@ -253,10 +262,25 @@ def verdict_counts(trials: Iterable[FrozenTrial]) -> dict[str, int]:
 
 
 def counted(trials: list[FrozenTrial]) -> list[FrozenTrial]:
-    """Finished trials that count toward n_trials (re-queued failures do not)."""
+    """Finished trials that count toward n_trials (infeasible candidates and re-queued
+    failures do not)."""
     again = requeued_numbers(trials)
-    return [t for t in trials if t.state.is_finished()
+    return [t for t in trials if t.state.is_finished() and verdict(t) != "INFEASIBLE"
             and not (t.state == TrialState.FAIL and t.number in again)]
+
+
+def infeasible_streak(trials: list[FrozenTrial]) -> int:
+    """Infeasible candidates in a row at the end of the study (by trial number, finished
+    trials only; a re-queued failure neither breaks nor extends the row)."""
+    again = requeued_numbers(trials)
+    streak = 0
+    for t in sorted(trials, key=lambda t: t.number, reverse=True):
+        if not t.state.is_finished() or (t.state == TrialState.FAIL and t.number in again):
+            continue
+        if verdict(t) != "INFEASIBLE":
+            break
+        streak += 1
+    return streak
 
 
 def orphan_reason(t: FrozenTrial, grace: float, now: float | None = None,

@@ -3,7 +3,9 @@
 Each worker pulls one trial at a time from the shared storage, so a fast worker never waits
 for a slow one (no batches). Before each trial it reaps orphans, re-queues retryable
 failures, and stops when `counted + running >= n_trials` (so with several workers the total
-can overshoot by at most workers - 1 when they ask at the same instant). While a trial runs,
+can overshoot by at most workers - 1 when they ask at the same instant; infeasible
+candidates are not counted) or the study ends in `search.max_infeasible` infeasible
+candidates in a row. While a trial runs,
 a thread refreshes its `heartbeat` user attr every `search.heartbeat_interval` seconds.
 
 `search.n_workers=N` runs the loop in the search's own process (worker 0) and in N-1 child
@@ -40,14 +42,22 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
+from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
+from archforge.search.runtime.device_share import share_device_memory
 from archforge.search.runtime.optuna_private import set_attr_of
 from archforge.search.runtime.parent_watch import parent_alive, watch_parent
 from archforge.search.runtime.prepare import Prepared, prepare, quiet
 from archforge.search.runtime.signals import Interrupted, handling, install, signal_name, stop
 from archforge.search.runtime.storage_errors import failure_line
-from archforge.search.runtime.study import HOST, counted, reap_orphans, requeue_failed
+from archforge.search.runtime.study import (
+    HOST,
+    counted,
+    infeasible_streak,
+    reap_orphans,
+    requeue_failed,
+)
 from archforge.search.trial.objective import Outcome, objective
 from archforge.training.threads import cores
 
@@ -89,15 +99,19 @@ class Heartbeat:
                     continue
 
 
-def remaining(study: optuna.Study, n_trials: int) -> int:
-    """Trials still to ask for: n_trials less the counted and the running ones."""
+def remaining(study: optuna.Study, n_trials: int, max_infeasible: int | None = None) -> int:
+    """Trials still to ask for: n_trials less the counted and the running ones (an
+    infeasible candidate is not counted: study.py); none once the study ends in
+    `max_infeasible` infeasible candidates in a row."""
     trials = study.get_trials(deepcopy=False)
+    if max_infeasible is not None and infeasible_streak(trials) >= max_infeasible:
+        return 0
     running = sum(t.state == TrialState.RUNNING for t in trials)
     return n_trials - len(counted(trials)) - running
 
 
-def should_stop(study: optuna.Study, n_trials: int) -> bool:
-    return remaining(study, n_trials) <= 0
+def should_stop(study: optuna.Study, n_trials: int, max_infeasible: int | None = None) -> bool:
+    return remaining(study, n_trials, max_infeasible) <= 0
 
 
 def tell(study: optuna.Study, trial: optuna.Trial, out: Outcome) -> bool:
@@ -147,7 +161,7 @@ def run_loop(
     while not stop.requested and (deadline is None or time.monotonic() < deadline):
         reap_orphans(study, s.heartbeat_grace)
         requeue_failed(study, s.max_retries)
-        k = min(batch, remaining(study, s.n_trials))
+        k = min(batch, remaining(study, s.n_trials, s.max_infeasible))
         if k <= 0 or stop.requested:
             break
         install()  # Lightning leaves SIGINT ignored after a Ctrl-C inside fit
@@ -168,20 +182,49 @@ def run_loop(
         done += len(trials)
         if on_trial is not None:
             on_trial(study)
+        ending = next((out.stop for out in outs if out.stop is not None), None)
+        if ending is not None:  # a full disk: the trial is stored FAIL + retry; stop here
+            raise ending
         if not more:
             break
     if stop.requested and not stop.active:  # a bare Ctrl-C, in a caller without `handling()`
         stop.reset()
         raise KeyboardInterrupt
+    line = infeasible_stop(study, s.n_trials, s.max_infeasible)
+    if line is not None and worker == 0:
+        print(line, file=sys.stderr, flush=True)
     return done
 
 
+def infeasible_stop(study: optuna.Study, n_trials: int, max_infeasible: int) -> str | None:
+    """Why the search stopped short of n_trials trained trials, when the cap on infeasible
+    candidates in a row ended it; else None."""
+    trials = study.get_trials(deepcopy=False)
+    streak = infeasible_streak(trials)
+    if streak < max_infeasible:
+        return None
+    return (f"archforge search: stopped after {streak} infeasible candidates in a row "
+            f"(search.max_infeasible={max_infeasible}), {len(counted(trials))} of {n_trials} "
+            "trials trained: the space or search.constraints leave (almost) no feasible "
+            "candidate; relax the constraints, narrow the space, or raise "
+            "search.max_infeasible")
+
+
 def _ask(study: optuna.Study, worker: int) -> optuna.Trial:
-    """A new trial, marked with the process that runs (or launches) it."""
+    """A new trial, marked with the process that runs (or launches) it.
+
+    The marks are written with the trial itself where they can be: an empty trial is
+    enqueued carrying them and `ask` takes it at once. A trial created by a bare `ask` and
+    marked by later writes would, when those writes fail (a full disk), stay RUNNING with no
+    process named: found as an orphan only after `search.heartbeat_grace`. A trial already
+    waiting (a re-queued or pre-screened one) is taken first and marked after."""
+    marks = {"worker_host": HOST, "worker_pid": os.getpid(), "worker": worker}
+    if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        study.enqueue_trial({}, user_attrs=marks, skip_if_exists=False)
     trial = study.ask()
-    trial.set_user_attr("worker_host", HOST)
-    trial.set_user_attr("worker_pid", os.getpid())
-    trial.set_user_attr("worker", worker)
+    for key, value in marks.items():
+        if trial.user_attrs.get(key) != value:  # not the one enqueued here
+            trial.set_user_attr(key, value)
     return trial
 
 
@@ -240,6 +283,7 @@ def _worker_main(prep: Prepared | Sequence[str], worker: int, threads: int,
         try:
             if not isinstance(prep, Prepared):
                 prep = prepare(prep)
+            _share_device(prep)
             run_loop(prep, prep.study(worker), worker)
         except Exception as exc:  # a database outage, a full disk: one line, no traceback
             line = failure_line(exc, f"archforge search worker {worker}")
@@ -299,6 +343,7 @@ class Workers:
         # the N workers would run N - 1 + cores threads and stall each other (2 workers on
         # 2 cores ran 0.8x one worker before this).
         torch.set_num_threads(self.threads)
+        _share_device(self.prep)  # after the fork: CUDA is never initialised before it
         procs = self.procs
         stop.peers = lambda: [p.pid for p in procs if p.pid is not None and p.exitcode is None]
         return self
@@ -323,6 +368,13 @@ class Workers:
         if failures:
             _reap_unmarked(study, began, failures[0])
         return failures
+
+
+def _share_device(prep: Prepared) -> None:
+    """This worker's share of the GPU's memory when the trials train on CUDA
+    (device_share.py); CPU threads are shared by `threads_per_worker`."""
+    accelerator = str(OmegaConf.select(prep.cfg, "trainer.accelerator", default="cpu"))
+    share_device_memory(prep.settings.n_workers, accelerator)
 
 
 class Poller:

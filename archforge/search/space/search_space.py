@@ -39,6 +39,17 @@ from archforge.search.space.paths import MISSING, check, lookup, schema_default
 
 SPEC_KEYS = {"type", "choices", "low", "high", "step", "log", "value", "when"}
 TYPES = ("int", "float", "categorical", "fixed")
+# Top-level keys a space may not search: where a trial writes and whether it may replace
+# files (run_dir, overwrite), whether it reads the held-out test split (test), and the
+# search's own and Hydra's settings (storage, root, allowed_targets, callbacks ...). A trial
+# changes what is trained, never where results go or what the search itself does.
+UNSEARCHABLE = {"run_dir": "where a trial writes is the search's choice (search.root)",
+                "overwrite": "a trial never replaces another run's files",
+                "test": "a search never reads the test split",
+                "search": "the search's own settings are not a trial's",
+                "hydra": "Hydra's settings are not a trial's"}
+# Optuna stores every parameter value as a float: integers past 2**53 lose digits.
+MAX_INT_BOUND = 2**53
 
 
 @dataclass(frozen=True)
@@ -189,6 +200,11 @@ def compile_space(raw: Mapping[str, Any], base: Any) -> SearchSpace:
         base = OmegaConf.to_container(base, resolve=True)
     declared: list[Param] = []
     for key, spec in _flatten(raw):
+        top = normalize_path(key).split(".")[0]
+        if top in UNSEARCHABLE:
+            raise ConfigError(f"search.space.{key}", f"{top!r} cannot be searched: "
+                              f"{UNSEARCHABLE[top]}; a space searches model, data, trainer, "
+                              "optim, seed and the like")
         declared.extend(_parse_param(key, spec, base))
     params = {p.path: p for p in declared}
     if len(params) != len(declared):
@@ -275,6 +291,10 @@ def _range(where: str, kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(v, bool) or not isinstance(v, number) or not math.isfinite(v):
             raise ConfigError(f"{where}.{name}", f"got {v!r}; expected a finite "
                               f"{'integer' if kind == 'int' else 'number'}")
+        if kind == "int" and abs(v) > MAX_INT_BOUND:
+            raise ConfigError(f"{where}.{name}", f"got {v}; expected an integer within "
+                              "+-2**53 (Optuna stores parameters as floats: larger integers "
+                              "lose digits)")
         vals[name] = v
     low, high = vals["low"], vals["high"]
     if low > high:

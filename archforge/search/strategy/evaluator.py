@@ -4,7 +4,8 @@ A trial samples, composes and checks its candidate on the meta device (objective
 hands the `Candidate` to the study's evaluator, chosen by `search.evaluator`: a name, or
 `{name: ..., option: value}` whose options are the evaluator's keyword arguments. Built in:
 `training` (the default: Lightning training with the pruning callback, training.py) and
-`table` (NAS-Bench-201's stored results, table.py).
+`table` (NAS-Bench-201's stored results, table.py) and `supernet` (slices of a
+weight-sharing supernet trained once per study, archforge/search/supernet/).
 
 Adding an evaluator: one file with a subclass and `@EVALUATORS.register("name")`, imported
 by `archforge/search/strategy/__init__.py` (or by a plugin module that the
@@ -22,6 +23,7 @@ import optuna
 from archforge.config.search_settings import SearchSettings
 from archforge.errors import ConfigError
 from archforge.model.registry import Registry
+from archforge.search.space.search_space import SearchSpace
 from archforge.search.trial.outcome import Candidate, Outcome
 
 
@@ -31,6 +33,16 @@ class Evaluator(ABC):
 
     def __init__(self, settings: SearchSettings) -> None:
         self.settings = settings
+
+    def bind(self, base_overrides: list[str], space: SearchSpace) -> None:  # noqa: B027
+        """Called once by `prepare` with the search's base overrides and compiled space
+        (the supernet evaluator builds its networks from them); nothing by default."""
+
+    def finish(self, study: optuna.Study) -> optuna.Study:
+        """After the last trial: the study whose winners are exported. The supernet
+        evaluator trains its best candidates alone here (a second stage); by default the
+        search's own study."""
+        return study
 
     def overrides(self) -> list[str]:
         """Config overrides every candidate of this search gets, after the command line's

@@ -3,6 +3,7 @@ and score the objectives from the validation metrics (or the meta-device costs).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -49,11 +50,21 @@ class TrainingEvaluator(Evaluator):
         callback = TrialCallback(trial, s.storage_url, monitor=self.monitor.metric,
                                  multi_rule=self.multi_rule, multi_objective=s.multi_objective)
         run_dir = s.study_dir / "trials" / f"{trial.number:05d}"
-        result = run_training(candidate.run, callbacks=[callback], run_dir=Path(run_dir),
+        result = run_training(without_mlflow(candidate.run), callbacks=[callback],
+                              run_dir=Path(run_dir),
                               progress=False, checkpoints=s.checkpoints,
                               # the meta check already traced the model: no sanity check
                               sanity_check=False)
         return result, callback
+
+
+def without_mlflow(run: Run) -> Run:
+    """A trial trains without its own MLflow run: the search logs it as a child of the
+    study's run instead (search/mlflow_study.py)."""
+    if "mlflow" not in run.keys.loggers:
+        return run
+    kept = [k for k in run.keys.loggers if k != "mlflow"]
+    return dataclasses.replace(run, keys=dataclasses.replace(run.keys, logger=kept or None))
 
 
 def score(settings: SearchSettings, trial: optuna.Trial, costs: dict[str, float], result: Any,

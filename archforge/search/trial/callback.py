@@ -9,6 +9,15 @@ No exception is raised inside Lightning's loop: the run ends normally and the ob
 turns the recorded decision into `optuna.TrialPruned`.
 
 Non-finite training or validation losses stop the run the same way, with their reason.
+
+No pruning decision is made before the optimizer's warm-up is over (`asks_pruner`): every
+epoch is reported, so curves and plots stay whole, but the pruner is first asked after the
+last epoch that holds warm-up steps. Its verdict during warm-up would rank learning rates
+still ramping up (a 1-epoch warm-up: Hyperband with `min_resource: 1` judged noise at
+epoch 1). Not asking, rather than moving each pruner's rungs, works for every pruner,
+`_target_` ones included: Optuna's successive halving, asked first at step s, records every
+rung at or below s with the value of step s, so a rung inside the warm-up is judged at the
+first epoch after it; median stopping compares that epoch across trials.
 """
 
 from __future__ import annotations
@@ -20,9 +29,18 @@ from typing import Any
 import lightning as L
 import optuna
 
+from archforge.config.sections import OptimConfig
 from archforge.search.runtime.optuna_private import trial_id, write_intermediate
 from archforge.search.runtime.signals import stop
 from archforge.search.trial.mo_pruning import CurveMedianRule
+from archforge.training.optim import warmup_epochs
+
+
+def asks_pruner(step: int, max_epochs: int | None, warmup: int) -> bool:
+    """Whether the pruner is asked after epoch `step` (counted from 1): not during the
+    optimizer's first `warmup` epochs, and not at the last epoch, which is already paid for
+    (a fully trained candidate completes, whatever a rung at this step would say)."""
+    return step > warmup and (max_epochs is None or step < max_epochs)
 
 
 class TrialCallback(L.Callback):
@@ -33,6 +51,7 @@ class TrialCallback(L.Callback):
         monitor: str = "val/acc",
         multi_rule: CurveMedianRule | None = None,
         multi_objective: bool = False,
+        warmup: int | None = None,
     ) -> None:
         self._trial: optuna.Trial | None = trial
         self.storage_url = storage_url
@@ -47,6 +66,9 @@ class TrialCallback(L.Callback):
         self.stop_reason: str | None = None
         self.pruned = False
         self.epochs = 0
+        # epochs the pruner is not asked about; None: the module's optimizer warm-up, read
+        # when fitting starts (archforge's ClassifierModule; 0 for another module)
+        self.warmup = warmup
 
     @classmethod
     def reopened(cls, storage_url: str, study_name: str, trial_id_: int, number: int,
@@ -60,7 +82,8 @@ class TrialCallback(L.Callback):
         self.__dict__.update(
             _trial=None, storage_url=storage_url, study_name=study_name, pruner=pruner,
             trial_id=trial_id_, number=number, monitor=monitor, multi_objective=multi_objective,
-            multi_rule=multi_rule, curve=[], stop_reason=None, pruned=False, epochs=0)
+            multi_rule=multi_rule, curve=[], stop_reason=None, pruned=False, epochs=0,
+            warmup=None)
         return self
 
     # spawned DDP ranks get a pickled copy: the trial is reopened from the storage there
@@ -78,6 +101,11 @@ class TrialCallback(L.Callback):
                                       storage=open_storage(self.storage_url))
             self._trial = optuna.Trial(study, self.trial_id)
         return self._trial
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.warmup is None:
+            optim = getattr(pl_module, "optim", None)
+            self.warmup = warmup_epochs(optim) if isinstance(optim, OptimConfig) else 0
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule,
                      exception: BaseException) -> None:
@@ -118,17 +146,16 @@ class TrialCallback(L.Callback):
         trial = self.trial
         trial.set_user_attr("curve", list(self.curve))
         trial.set_user_attr("epochs", step)
-        # The last epoch is already paid for: a fully trained candidate completes, whatever a
-        # rung at this step would say (successive halving puts one at max_epochs).
-        final = trainer.max_epochs is not None and step >= trainer.max_epochs
+        # successive halving puts a rung at max_epochs; warm-up epochs are not judged
+        ask = asks_pruner(step, trainer.max_epochs, self.warmup or 0)
         if not self.multi_objective:
             trial.report(value, step)
-            if not final and trial.should_prune():
+            if ask and trial.should_prune():
                 return True, f"pruned at epoch {step} ({self.monitor}={value:.4f})"
             return False, None
         # Optuna refuses report() with several objectives: write the curve point directly
         write_intermediate(trial.study, self.trial_id, step, value)
-        if not final and self.multi_rule and self.multi_rule.should_prune(
+        if ask and self.multi_rule and self.multi_rule.should_prune(
             trial.study, self.number, step, self.curve
         ):
             return True, (f"pruned at epoch {step} by the accuracy-curve median rule "

@@ -14,12 +14,16 @@ candidate never stops the study, nor a resume:
 - an exception in training, out of memory included: FAIL with `reason` and `traceback`
   (any evaluator's exception likewise, `stage` naming its step);
 - `SystemExit` from candidate code is a failure too;
+- a full disk (ENOSPC, EDQUOT) in any step is not the candidate's doing: FAIL with `retry`
+  (re-queued on resume), and the worker stops once the trial is stored;
 - once a stop signal came, any error of the step is the signal's (Lightning turns Ctrl-C
   into `sys.exit(1)`; a signal landing inside Hydra or OmegaConf can surface as another
   error): `Interrupted` propagates and the worker loop records the trial FAIL + `retry`,
   so a good candidate is never recorded as invalid.
 
-Each trial stores `overrides`, the resolved `model_config`, `params`, `macs`, `epochs`.
+Each trial stores `overrides`, the resolved `model_config`, `params`, `macs`, `epochs`, and
+`threads`: the torch threads its worker trains with, which the exported `best_run.yaml`
+replays (winners.py).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import time
 from dataclasses import dataclass
 
 import optuna
+import torch
 from omegaconf import DictConfig
 from optuna.trial import TrialState
 
@@ -84,6 +89,7 @@ def check(ctx: Context, trial: optuna.Trial) -> Candidate | Outcome:
         overrides = [*overrides, f"seed={cfg.seed}"]
         trial.set_user_attr("repeat", repeat)
     trial.set_user_attr("overrides", overrides)
+    trial.set_user_attr("threads", torch.get_num_threads())  # numerics follow it (winners.py)
     strategy = _ddp_for_search(cfg)  # before parsing: from here on the run is typed
     if strategy:
         trial.set_user_attr("strategy", strategy)

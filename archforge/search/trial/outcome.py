@@ -3,6 +3,7 @@ turns a step's exception into the trial's Outcome (see objective.py for every pa
 
 from __future__ import annotations
 
+import errno
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ class Outcome:
     values: list[float] | None = None
     reason: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+    # an error that ends the search once this trial is stored (a full disk)
+    stop: BaseException | None = None
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Candidate:
     costs: dict[str, float]
 
 
+FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # no space left, quota
 # Exceptions raised by a candidate's own values: the candidate is invalid, not broken code.
 INVALID = (ConfigError, OptionError, OverflowError)
 
@@ -54,6 +58,14 @@ def guard(step: Callable[[], Any], stage: str) -> Any:
             raise Interrupted(stop.signum or 2) from exc
         if is_storage_failure(exc):  # not the candidate's doing: the search stops
             raise
+        full = disk_full(exc)
+        if full is not None:  # nor this: stored FAIL + retry, then the search stops
+            where = f": {full.filename}" if full.filename else ""
+            out = failed(exc, stage, f"disk full ({full.strerror or full}{where}); re-queued "
+                         "on resume")
+            out.attrs["retry"] = True
+            out.stop = full
+            return out
         if isinstance(exc, SystemExit):
             return failed(exc, stage, f"exited (SystemExit {exc.code})")
         if isinstance(exc, INVALID) and stage == "build":  # the candidate's own values
@@ -68,6 +80,19 @@ def failed(exc: BaseException, stage: str, reason: str | None = None) -> Outcome
     reason = reason or (f"{kind}: {text}" if text else kind)
     return Outcome(TrialState.FAIL, reason=reason if stage == "train" else f"{stage}: {reason}",
                    attrs={"traceback": traceback.format_exc()[-4000:], "stage": stage})
+
+
+def disk_full(exc: BaseException) -> OSError | None:
+    """The ENOSPC/EDQUOT error behind `exc`, if any (a checkpoint's CheckpointError, torch's
+    "enforce fail" RuntimeError and a journal write all keep it in their chain)."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        if isinstance(node, OSError) and node.errno in FULL:
+            return node
+        seen.add(id(node))
+        node = node.__cause__ or node.__context__
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,162 @@
+"""The supernet evaluator against training from scratch (issue 27).
+
+For `--candidates` seeded random candidates of the search space (sampled and checked as a
+search's trials are, constraints included):
+
+- ground truth: each trained from scratch with the `training` evaluator's run at the
+  space's budget (its `trainer.max_epochs`, no pruning), validation accuracy and seconds;
+  kept in `--truth` (JSON, one entry per candidate's overrides) and reused by later runs;
+- the supernet: trained once (its checkpoint in `<root>/<study_name>/supernet.pt`, reused
+  when it exists), then each candidate scored (slice, batch-norm recalibration, one
+  validation pass) and timed;
+- rank fidelity: Spearman and Kendall tau between supernet score and stand-alone accuracy;
+- cost: the supernet's training seconds in from-scratch trials (the break-even number of
+  trials), and seconds to score one candidate;
+- the no-retrain gap: stand-alone accuracy minus the accuracy of the same network used
+  straight from the supernet (BN recalibrated, not retrained), mean and range.
+
+Full measurement (hours on the 2-core CPU machine; not yet run):
+
+    python bench/bench_supernet.py --search fashion --candidates 24 \
+        --truth bench/figures/supernet_truth_fashion.json --root runs/bench_supernet \
+        --save bench/figures/supernet_fashion.json
+
+Smoke run (tiny digits space, seconds): `python bench/bench_supernet.py --quick`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+from scipy.stats import kendalltau, spearmanr
+
+import archforge
+from archforge.search.runtime.prepare import prepare, quiet
+from archforge.search.supernet.evaluator import SupernetEvaluator
+from archforge.search.trial.objective import check
+from archforge.search.trial.outcome import Candidate
+
+HERE = Path(__file__).resolve().parent
+QUICK = HERE.parent / "tests" / "search" / "supernet_tiny.yaml"
+
+
+def candidates(prep: Any, n: int, seed: int) -> list[tuple[dict[str, Any], Candidate]]:
+    """`n` feasible random candidates, as a search's trials sample and check them."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed),
+                                directions=prep.settings.directions)
+    out: list[tuple[dict[str, Any], Candidate]] = []
+    for _ in range(50 * n):
+        if len(out) == n:
+            break
+        trial = study.ask()
+        checked = check(prep.context(), trial)
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        if isinstance(checked, Candidate):
+            out.append((dict(trial.params), checked))
+    return out
+
+
+def key(point: dict[str, Any]) -> str:
+    return json.dumps(point, sort_keys=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def ground_truth(pool: list[tuple[dict[str, Any], Candidate]], path: Path,
+                 root: Path) -> dict[str, dict[str, float]]:
+    """Train every candidate not yet in `path` from scratch; the file after each one."""
+    from archforge.training.fit import train
+
+    truth: dict[str, dict[str, float]] = json.loads(path.read_text()) if path.exists() else {}
+    for i, (point, cand) in enumerate(pool):
+        if key(point) in truth:
+            continue
+        started = time.perf_counter()
+        result = train(cand.run, run_dir=root / "truth" / f"{i:03d}", progress=False,
+                       checkpoints=False, sanity_check=False, loggers=False)
+        truth[key(point)] = {"val_acc": float(result.metrics["val/acc"]),
+                             "seconds": time.perf_counter() - started}
+        write_json(path, truth)
+        print(f"truth {i + 1}/{len(pool)}: val/acc {truth[key(point)]['val_acc']:.4f} "
+              f"in {truth[key(point)]['seconds']:.0f} s", flush=True)
+    return truth
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--search", default="fashion", help="conf/search name or a YAML path")
+    ap.add_argument("--candidates", type=int, default=24)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--truth", type=Path, default=None,
+                    help="ground-truth JSON (default bench/figures/supernet_truth_<search>.json)")
+    ap.add_argument("--root", type=Path, default=Path("runs/bench_supernet"))
+    ap.add_argument("--save", type=Path, default=None)
+    ap.add_argument("--quick", action="store_true",
+                    help="tiny digits space, 3 candidates, a temporary folder (a smoke run)")
+    ap.add_argument("overrides", nargs="*", help="more overrides, e.g. search.supernet.epochs=6")
+    args = ap.parse_args(argv)
+    archforge.load_plugins()
+    quiet()
+    tmp = None
+    if args.quick:
+        tmp = tempfile.TemporaryDirectory()
+        args.search, args.candidates, args.root = str(QUICK), 3, Path(tmp.name)
+        args.truth = Path(tmp.name) / "truth.json"
+    name = Path(args.search).stem
+    truth_path = args.truth or HERE / "figures" / f"supernet_truth_{name}.json"
+    prep = prepare([f"search={args.search}", "search.evaluator=supernet",
+                    f"search.root={args.root}", "search.progress=false", *args.overrides])
+    evaluator = prep.evaluator
+    assert isinstance(evaluator, SupernetEvaluator)
+    pool = candidates(prep, args.candidates, args.seed)
+    truth = ground_truth(pool, truth_path, args.root)
+
+    started = time.perf_counter()
+    engine = evaluator.make_engine().ready()
+    ready_s = time.perf_counter() - started
+    scores, score_s = [], []
+    for point, cand in pool:
+        t0 = time.perf_counter()
+        scores.append(engine.score(cand.run.model, point).metrics["val/acc"])
+        score_s.append(time.perf_counter() - t0)
+    alone = [truth[key(p)]["val_acc"] for p, _ in pool]
+    trial_s = statistics.mean(truth[key(p)]["seconds"] for p, _ in pool)
+    gaps = [a - s for a, s in zip(alone, scores, strict=True)]
+    result = {
+        "search": name, "candidates": len(pool),
+        "spearman": float(spearmanr(scores, alone).statistic),
+        "kendall_tau": float(kendalltau(scores, alone).statistic),
+        "supernet_train_s": engine.train_seconds, "supernet_ready_s": ready_s,
+        "trial_s_mean": trial_s,
+        "break_even_trials": engine.train_seconds / trial_s,
+        "score_s_median": statistics.median(score_s),
+        "no_retrain_gap_mean": statistics.mean(gaps), "no_retrain_gap_min": min(gaps),
+        "no_retrain_gap_max": max(gaps),
+        "pairs": [{"point": p, "supernet": s, "alone": a}
+                  for (p, _), s, a in zip(pool, scores, alone, strict=True)],
+    }
+    for k, v in result.items():
+        if k != "pairs":
+            print(f"{k:>22}: {v:.4f}" if isinstance(v, float) else f"{k:>22}: {v}")
+    if args.save:
+        write_json(args.save, result)
+    if tmp is not None:
+        tmp.cleanup()
+    return result
+
+
+if __name__ == "__main__":
+    main()
