@@ -49,6 +49,7 @@ from archforge.search.strategy.training import score, stored_attrs
 from archforge.search.trial.objective import Context, check
 from archforge.search.trial.outcome import Outcome, _first_line, failed
 from archforge.search.trial.outcome import guard as _guard
+from archforge.training.run_owner import check_sweep_dir, mark
 
 # Launchers that run a batch's jobs at once on this machine (they share its cores).
 PARALLEL_LOCAL = ("LocalLauncher", "JoblibLauncher")
@@ -116,13 +117,16 @@ class SweepRunner:
                             .resolve())
         from archforge.cli.search import TrialLines
 
+        # a user's own folder is refused before the study or any file is written
+        sweep_dir = Path(str(self.config.hydra.sweep.dir)).expanduser().resolve()
+        check_sweep_dir(sweep_dir, OmegaConf.select(self.config, "overwrite") is True,
+                        "hydra.sweep.dir")
         with handling():
             study = prep.study(0)
             study.set_user_attr(JOB_SETTINGS, job_settings(s, prep.max_epochs()))
             reap_orphans(study, s.heartbeat_grace, idle=True)
             requeue_failed(study, s.max_retries)
-            sweep_dir = Path(str(self.config.hydra.sweep.dir))
-            sweep_dir.mkdir(parents=True, exist_ok=True)
+            mark(sweep_dir, "sweep")  # a resume of this sweep is let in (run_owner.py)
             OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
             threads = self.job_threads(prep)
             ctx = prep.context()

@@ -221,3 +221,25 @@ def test_the_example_lightning_app_is_pruned(tmp_path: Path) -> None:
         assert t.state == TrialState.PRUNED and t.user_attrs["epochs"] == 1 < 3
         assert set(t.params) == {"lr", "hidden", "momentum"}
     assert "pruned at epoch 1 (val/acc=" in done.stderr + done.stdout
+
+
+def test_the_archforge_sweeper_refuses_a_users_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """hydra/sweeper=archforge into a folder archforge did not write: one error, every byte
+    as it was, no study opened; a folder the sweeper marked is its own on a resume."""
+    mine = tmp_path / "mine"
+    (mine / "0").mkdir(parents=True)
+    (mine / "0" / "results.txt").write_text("mine\n")
+    (mine / "README").write_text("my experiments\n")
+    before = sorted((p.relative_to(mine), p.read_bytes() if p.is_file() else b"")
+                    for p in mine.rglob("*"))
+    root = tmp_path / "runs"
+    assert main([*sweep_args(root, "search.n_trials=1"), f"hydra.sweep.dir={mine}"]) == 2
+    err = capsys.readouterr().err
+    assert f"hydra.sweep.dir: {mine} holds files archforge did not write" in err
+    assert sorted((p.relative_to(mine), p.read_bytes() if p.is_file() else b"")
+                  for p in mine.rglob("*")) == before
+    assert not root.exists()
+    own = tmp_path / "own"
+    for _ in range(2):  # the second run resumes into the folder the first one marked
+        assert main([*sweep_args(root, "search.n_trials=1"), f"hydra.sweep.dir={own}"]) == 0
