@@ -36,7 +36,7 @@ import archforge
 from archforge.config.compose import compose
 from archforge.config.sections import OptimConfig
 from archforge.data import build_datamodule
-from archforge.training.memory_format import default_channels_last
+from archforge.training.memory_format import cpu_safe_channels_last, default_channels_last
 from archforge.training.module import ClassifierModule
 from archforge.training.optim import build_optimizer, build_scheduler
 from archforge.typed import from_mapping
@@ -177,7 +177,9 @@ def main() -> None:
     cl = statistics.median(last)
     print(f"channels_last  {cl:7.1f} img/s  MFU {100 * mfu(cl):5.1f}%  x{cl / base:.2f}")
     # What `archforge train` runs when the config leaves channels_last null (trainer=cpu).
-    auto = default_channels_last("cpu", archforge.resolve(model_cfg))
+    # (NCHW for a network holding a convolution oneDNN cannot train in channels_last.)
+    auto = cpu_safe_channels_last(default_channels_last("cpu", archforge.resolve(model_cfg)),
+                                  "cpu", archforge.build(model_cfg))
     default = cl if auto else base
     print(f"default path (trainer=cpu, channels_last auto -> {auto}): {default:7.1f} img/s  "
           f"MFU {100 * mfu(default):5.1f}% (target >= 70%)")

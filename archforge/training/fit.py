@@ -32,7 +32,7 @@ from archforge.training.finetune import FineTuneSchedule, new_head
 from archforge.training.freeze import freeze_backbone, stage_indices, unfreeze
 from archforge.training.history import MetricsHistory
 from archforge.training.last_checkpoint import LastCheckpoint
-from archforge.training.memory_format import choose_channels_last
+from archforge.training.memory_format import choose_channels_last, cpu_safe_channels_last
 from archforge.training.module import ClassifierModule
 from archforge.training.progress import progress_callbacks
 from archforge.training.run_owner import mark
@@ -141,17 +141,20 @@ def make_module(run: Run, net: Network, datamodule: Any) -> ClassifierModule:
         net,
         run.optim,
         label_smoothing=run.keys.label_smoothing,
-        channels_last=channels_last(run),
+        channels_last=channels_last(run, net),
         compile=run.keys.compile,
         meta=meta,
     )
 
 
-def channels_last(run: Run) -> bool:
+def channels_last(run: Run, net: Network) -> bool:
     """The top-level key wins, then the trainer preset's, then archforge's measured choice
-    for the accelerator and the model's block families (training/memory_format.py)."""
+    for the accelerator and the model's block families; on a CPU, never for a network oneDNN
+    cannot train in channels_last (training/memory_format.py)."""
     preset = {"channels_last": run.trainer.channels_last, "accelerator": run.trainer.accelerator}
-    return choose_channels_last(run.keys.channels_last, preset, run.model)
+    wanted = choose_channels_last(run.keys.channels_last, preset, run.model)
+    explicit = run.keys.channels_last is not None or run.trainer.channels_last is not None
+    return cpu_safe_channels_last(wanted, run.trainer.accelerator, net, explicit=explicit)
 
 
 def checkpoint_callbacks(run: Run, folder: Path) -> tuple[ModelCheckpoint, LastCheckpoint]:

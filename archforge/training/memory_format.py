@@ -7,15 +7,29 @@ tutorial). On CPUs the gain depends on the kind of convolution: oneDNN is fast i
 dense 3x3 convolutions, less so elsewhere, so the choice comes from `CPU_CHANNELS_LAST`,
 measured per family with `bench/bench_memory_format.py` (see bench/RESULTS.md). A model
 mixing families gets channels_last only when every family in it gains. An explicit
-`true` / `false` from the user always wins.
+`true` / `false` from the user wins, with one exception for safety (below).
+
+One oneDNN kernel is unsafe in channels_last: the JIT backward-weights kernel of a strided
+1x1 convolution writes past its workspace when the convolution has fewer input channels than
+the kernel's channel block (16 on AVX-512, 8 on AVX2), which corrupts the heap and crashes
+the process later, far from the cause (uxlfoundation/oneDNN issue #6035, open as of
+PyTorch 2.13; `bench/repro_onednn_1x1.py` reproduces it with plain PyTorch). Narrow
+networks meet it easily: a projection shortcut from 8 channels with stride 2 is one. So on a
+CPU a network holding such a convolution trains in NCHW whatever was asked
+(`cpu_safe_channels_last`), with a warning when channels_last was asked for explicitly.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
+from torch import nn
+
 from archforge.model.schema import ModelConfig
+
+log = logging.getLogger(__name__)
 
 # Registered block name -> family. Pools carry no convolution and do not vote.
 FAMILIES: dict[str, str] = {
@@ -69,6 +83,11 @@ CPU_CHANNELS_LAST: dict[str, bool] = {
 
 GPU_ACCELERATORS = frozenset({"gpu", "cuda"})
 
+# oneDNN's widest channel block for the 1x1 backward-weights kernel (AVX-512): a strided 1x1
+# convolution with fewer input channels per group than this is unsafe in NHWC on a CPU.
+ONEDNN_1X1_CHANNEL_BLOCK = 16
+ONEDNN_ISSUE = "https://github.com/uxlfoundation/oneDNN/issues/6035"
+
 
 def block_names(model: ModelConfig) -> list[str]:
     """The block registry names the model's stages use, in order."""
@@ -118,3 +137,40 @@ def choose_channels_last(
         if value is not None:
             return bool(value)
     return default_channels_last(trainer.get("accelerator", "auto"), model)
+
+
+def nhwc_unsafe_convs(net: nn.Module) -> list[str]:
+    """Names of the convolutions oneDNN cannot train in NHWC on a CPU (module docstring):
+    1x1 kernels with a stride above 1 and fewer than `ONEDNN_1X1_CHANNEL_BLOCK` input
+    channels per group."""
+    return [
+        name
+        for name, module in net.named_modules()
+        if isinstance(module, nn.Conv2d)
+        and tuple(module.kernel_size) == (1, 1)
+        and tuple(module.stride) != (1, 1)
+        and module.in_channels // module.groups < ONEDNN_1X1_CHANNEL_BLOCK
+    ]
+
+
+def cpu_safe_channels_last(
+    wanted: bool, accelerator: Any, net: nn.Module, *, explicit: bool = False
+) -> bool:
+    """`wanted`, unless the run trains on a CPU and `net` holds a convolution that oneDNN
+    cannot train in NHWC (`nhwc_unsafe_convs`): then False, with a warning when the user
+    asked for channels_last (`explicit`) and a debug line when it was archforge's choice."""
+    if not wanted or accelerator_kind(accelerator) != "cpu":
+        return wanted
+    unsafe = nhwc_unsafe_convs(net)
+    if not unsafe:
+        return True
+    first = net.get_submodule(unsafe[0])
+    assert isinstance(first, nn.Conv2d)
+    message = (
+        f"channels_last: training in NCHW instead; '{unsafe[0]}' "
+        f"({len(unsafe)} such layer(s)) is a strided 1x1 convolution with "
+        f"{first.in_channels // first.groups} input channels, which oneDNN's CPU backward "
+        f"kernel corrupts memory on in channels_last ({ONEDNN_ISSUE})"
+    )
+    (log.warning if explicit else log.debug)(message)
+    return False

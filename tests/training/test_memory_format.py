@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 from omegaconf import OmegaConf
+from torch import nn
 
-from archforge.api import resolve
+from archforge.api import build, resolve
 from archforge.config.compose import compose
 from archforge.model.discovery import load_plugins
 from archforge.model.registry import BLOCKS
@@ -13,10 +17,16 @@ from archforge.model.schema import ModelConfig
 from archforge.training.memory_format import (
     FAMILIES,
     NEUTRAL_BLOCKS,
+    ONEDNN_1X1_CHANNEL_BLOCK,
     choose_channels_last,
+    cpu_safe_channels_last,
     default_channels_last,
     family_of,
+    nhwc_unsafe_convs,
 )
+
+TINY = Path(__file__).parent / "tiny.yaml"
+TINY_DATA = ["data=synthetic", "data.channels=1", "data.image_size=8", "data.num_classes=4"]
 
 # What bench/bench_memory_format.py measured on the development CPU (bench/RESULTS.md).
 MEASURED_CPU = {
@@ -90,3 +100,47 @@ def test_the_default_cpu_preset_leaves_the_choice_to_the_table() -> None:
     assert cfg.trainer.accelerator == "cpu"
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
     assert choose_channels_last(None, trainer, _model("resnet20")) is MEASURED_CPU["resnet20"][1]
+
+
+@pytest.mark.parametrize("stem", [8, 15, 16, 32])
+def test_strided_1x1_convolutions_below_the_onednn_block_are_found(stem: int) -> None:
+    # tiny.yaml: stem -> stage 1 (stride 1) -> stage 2 (stride 2, projection shortcut from
+    # the stem's width): the shortcut's 1x1 stride-2 convolution reads `stem` channels.
+    net = build(TINY, [*TINY_DATA, f"model.stem.out_channels={stem}",
+                       f"model.stages.0.out_channels={stem}"])
+    unsafe = nhwc_unsafe_convs(net)
+    if stem < ONEDNN_1X1_CHANNEL_BLOCK:
+        assert len(unsafe) == 1 and "shortcut" in unsafe[0], unsafe
+        conv = net.get_submodule(unsafe[0])
+        assert isinstance(conv, nn.Conv2d) and conv.in_channels == stem
+        assert conv.kernel_size == (1, 1) and conv.stride == (2, 2)
+    else:
+        assert unsafe == []
+
+
+def test_zero_padding_shortcuts_and_stride_one_convolutions_are_safe() -> None:
+    net = build(TINY, [*TINY_DATA, "model.shortcut=zero_pad"])
+    assert nhwc_unsafe_convs(net) == []  # no 1x1 convolution on the strided path
+    plain = nn.Sequential(nn.Conv2d(3, 8, 1), nn.Conv2d(8, 8, 3, stride=2),
+                          nn.Conv2d(32, 64, 1, stride=2, groups=4))  # 8 channels per group
+    assert nhwc_unsafe_convs(plain) == ["2"]
+
+
+def test_cpu_training_never_uses_channels_last_on_an_unsafe_network(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    narrow = build(TINY, TINY_DATA)
+    wide = build(TINY, [*TINY_DATA, "model.stem.out_channels=16",
+                        "model.stages.0.out_channels=16"])
+    logger = "archforge.training.memory_format"
+    with caplog.at_level(logging.DEBUG, logger=logger):
+        assert cpu_safe_channels_last(True, "cpu", narrow, explicit=True) is False
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "oneDNN" in warning.getMessage() and "shortcut" in warning.getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger=logger):
+        assert cpu_safe_channels_last(True, "cpu", narrow) is False  # archforge's own choice:
+    assert all(r.levelno < logging.WARNING for r in caplog.records)  # nothing to warn about
+    assert cpu_safe_channels_last(True, "cpu", wide, explicit=True) is True
+    assert cpu_safe_channels_last(True, "gpu", narrow, explicit=True) is True  # cuDNN: no bug
+    assert cpu_safe_channels_last(False, "cpu", wide) is False  # never turned on
