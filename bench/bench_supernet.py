@@ -3,12 +3,14 @@
 For `--candidates` seeded random candidates of the search space (sampled and checked as a
 search's trials are, constraints included):
 
+- the supernet: trained once (its checkpoint in `<root>/<study_name>/supernet.pt`, reused
+  when it exists, resumed when a run was stopped), then each candidate scored (slice,
+  batch-norm recalibration, one validation pass) and timed;
 - ground truth: each trained from scratch with the `training` evaluator's run at the
   space's budget (its `trainer.max_epochs`, no pruning), validation accuracy and seconds;
-  kept in `--truth` (JSON, one entry per candidate's overrides) and reused by later runs;
-- the supernet: trained once (its checkpoint in `<root>/<study_name>/supernet.pt`, reused
-  when it exists), then each candidate scored (slice, batch-norm recalibration, one
-  validation pass) and timed;
+  kept in `--truth` (JSON, one entry per candidate's overrides) and reused by later runs.
+  The figures over the candidates trained so far are saved after each one, so a stopped
+  run leaves a partial result (`with_ground_truth` says over how many) and a rerun goes on;
 - rank fidelity: Spearman and Kendall tau between supernet score and stand-alone accuracy;
 - cost: the supernet's training seconds in from-scratch trials (the break-even number of
   trials), and seconds to score one candidate;
@@ -75,24 +77,49 @@ def write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def ground_truth(pool: list[tuple[dict[str, Any], Candidate]], path: Path,
-                 root: Path) -> dict[str, dict[str, float]]:
-    """Train every candidate not yet in `path` from scratch; the file after each one."""
+def train_alone(cand: Candidate, folder: Path) -> dict[str, float]:
+    """The candidate trained from scratch at the space's budget: validation accuracy and
+    seconds."""
     from archforge.training.fit import train
 
-    truth: dict[str, dict[str, float]] = json.loads(path.read_text()) if path.exists() else {}
-    for i, (point, cand) in enumerate(pool):
-        if key(point) in truth:
-            continue
-        started = time.perf_counter()
-        result = train(cand.run, run_dir=root / "truth" / f"{i:03d}", progress=False,
-                       checkpoints=False, sanity_check=False, loggers=False)
-        truth[key(point)] = {"val_acc": float(result.metrics["val/acc"]),
-                             "seconds": time.perf_counter() - started}
-        write_json(path, truth)
-        print(f"truth {i + 1}/{len(pool)}: val/acc {truth[key(point)]['val_acc']:.4f} "
-              f"in {truth[key(point)]['seconds']:.0f} s", flush=True)
-    return truth
+    started = time.perf_counter()
+    result = train(cand.run, run_dir=folder, progress=False, checkpoints=False,
+                   sanity_check=False, loggers=False)
+    return {"val_acc": float(result.metrics["val/acc"]),
+            "seconds": time.perf_counter() - started}
+
+
+def figures(name: str, pool: list[tuple[dict[str, Any], Candidate]], scores: list[float],
+            score_s: list[float], truth: dict[str, dict[str, float]], engine: Any,
+            ready_s: float) -> dict[str, Any]:
+    """Rank fidelity, cost and the no-retrain gap over the candidates with a ground truth."""
+    known = [(p, s) for (p, _), s in zip(pool, scores, strict=True) if key(p) in truth]
+    alone = [truth[key(p)]["val_acc"] for p, _ in known]
+    sliced = [s for _, s in known]
+    result: dict[str, Any] = {
+        "search": name, "candidates": len(pool), "with_ground_truth": len(known),
+        "supernet_train_s": engine.train_seconds, "supernet_ready_s": ready_s,
+        "score_s_median": statistics.median(score_s),
+    }
+    if len(known) >= 3:
+        trial_s = statistics.mean(truth[key(p)]["seconds"] for p, _ in known)
+        gaps = [a - s for a, s in zip(alone, sliced, strict=True)]
+        result.update({
+            "spearman": float(spearmanr(sliced, alone).statistic),
+            "kendall_tau": float(kendalltau(sliced, alone).statistic),
+            "trial_s_mean": trial_s, "break_even_trials": engine.train_seconds / trial_s,
+            "no_retrain_gap_mean": statistics.mean(gaps), "no_retrain_gap_min": min(gaps),
+            "no_retrain_gap_max": max(gaps),
+        })
+    result["pairs"] = [{"point": p, "supernet": s, "alone": a}
+                       for (p, s), a in zip(known, alone, strict=True)]
+    return result
+
+
+def show(result: dict[str, Any]) -> None:
+    for k, v in result.items():
+        if k != "pairs":
+            print(f"{k:>22}: {v:.4f}" if isinstance(v, float) else f"{k:>22}: {v}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -122,35 +149,38 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     evaluator = prep.evaluator
     assert isinstance(evaluator, SupernetEvaluator)
     pool = candidates(prep, args.candidates, args.seed)
-    truth = ground_truth(pool, truth_path, args.root)
 
+    # The supernet first, then every candidate scored (seconds), then the slow ground truth
+    # one candidate at a time: the figures over the candidates trained so far are printed
+    # and saved after each, so a long run that is stopped still leaves its result.
     started = time.perf_counter()
-    engine = evaluator.make_engine().ready()
+    engine = evaluator.make_engine().ready(
+        after_epoch=lambda epoch: print(f"supernet epoch {epoch} done "
+                                        f"({time.perf_counter() - started:.0f} s)", flush=True))
     ready_s = time.perf_counter() - started
     scores, score_s = [], []
     for point, cand in pool:
         t0 = time.perf_counter()
         scores.append(engine.score(cand.run.model, point).metrics["val/acc"])
         score_s.append(time.perf_counter() - t0)
-    alone = [truth[key(p)]["val_acc"] for p, _ in pool]
-    trial_s = statistics.mean(truth[key(p)]["seconds"] for p, _ in pool)
-    gaps = [a - s for a, s in zip(alone, scores, strict=True)]
-    result = {
-        "search": name, "candidates": len(pool),
-        "spearman": float(spearmanr(scores, alone).statistic),
-        "kendall_tau": float(kendalltau(scores, alone).statistic),
-        "supernet_train_s": engine.train_seconds, "supernet_ready_s": ready_s,
-        "trial_s_mean": trial_s,
-        "break_even_trials": engine.train_seconds / trial_s,
-        "score_s_median": statistics.median(score_s),
-        "no_retrain_gap_mean": statistics.mean(gaps), "no_retrain_gap_min": min(gaps),
-        "no_retrain_gap_max": max(gaps),
-        "pairs": [{"point": p, "supernet": s, "alone": a}
-                  for (p, _), s, a in zip(pool, scores, alone, strict=True)],
-    }
-    for k, v in result.items():
-        if k != "pairs":
-            print(f"{k:>22}: {v:.4f}" if isinstance(v, float) else f"{k:>22}: {v}")
+    print(f"supernet ready in {ready_s:.0f} s; {len(pool)} candidates scored, median "
+          f"{statistics.median(score_s):.2f} s each", flush=True)
+
+    truth: dict[str, dict[str, float]] = (json.loads(truth_path.read_text())
+                                          if truth_path.exists() else {})
+    result = figures(name, pool, scores, score_s, truth, engine, ready_s)
+    for i, (point, cand) in enumerate(pool):
+        if key(point) in truth:
+            continue
+        truth[key(point)] = train_alone(cand, args.root / "truth" / f"{i:03d}")
+        write_json(truth_path, truth)
+        print(f"truth {i + 1}/{len(pool)}: val/acc {truth[key(point)]['val_acc']:.4f} in "
+              f"{truth[key(point)]['seconds']:.0f} s (supernet score {scores[i]:.4f})",
+              flush=True)
+        result = figures(name, pool, scores, score_s, truth, engine, ready_s)
+        if args.save:
+            write_json(args.save, result)
+    show(result)
     if args.save:
         write_json(args.save, result)
     if tmp is not None:
