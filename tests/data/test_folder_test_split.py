@@ -8,13 +8,10 @@ import json
 import shutil
 from pathlib import Path
 
-import optuna
 import pytest
 import torch
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
-from optuna.trial import TrialState
 from sample_data import write_image_folder
+from search_never_tests import search_without_test_split
 
 from archforge.checkpoint import load_network
 from archforge.cli import main
@@ -141,21 +138,11 @@ def test_a_search_never_reads_the_test_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     train, val, _ = _folders(tmp_path)
-
-    def refuse(self: ImageFolderDataModule) -> None:
-        raise AssertionError("a search asked for the test split")
-
-    monkeypatch.setattr(ImageFolderDataModule, "build_test_set", refuse)
-    root = tmp_path / "runs"
-    args = ["search", f"search={SEARCH_SPACE}", f"search.root={root}", "search.progress=false",
-            "search.n_trials=2", "data=image_folder", f"data.train_dir={train}",
-            f"data.val_dir={val}", f"data.test_dir={tmp_path / 'nowhere'}",
-            "data.image_size=8", "data.batch_size=4", "test=true"]
-    assert main(args) == 0
-    study = optuna.load_study(study_name="tiny", storage=JournalStorage(
-        JournalFileBackend(str(root / "tiny" / "journal.log"))))
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
-    assert all(t.user_attrs["model_config"]["input_size"] == 8 for t in study.trials)
+    trials = search_without_test_split(
+        monkeypatch, ImageFolderDataModule, tmp_path / "runs", "data=image_folder",
+        f"data.train_dir={train}", f"data.val_dir={val}", f"data.test_dir={tmp_path / 'nowhere'}",
+        "data.image_size=8", "data.batch_size=4")
+    assert all(t.user_attrs["model_config"]["input_size"] == 8 for t in trials)
 
 
 def test_a_study_ignores_the_test_folder_and_refuses_other_data_with_a_new_name(

@@ -6,13 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import optuna
 import pytest
 import torch
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
-from optuna.trial import TrialState
 from sample_data import IDX_TEST, write_idx_set
+from search_never_tests import search_without_test_split
 
 from archforge.checkpoint import load_network
 from archforge.cli import main
@@ -22,7 +19,6 @@ from archforge.training.evaluation import evaluate
 
 TESTS = Path(__file__).parents[1]
 TINY_MODEL = TESTS / "cli" / "tiny.yaml"
-SEARCH_SPACE = TESTS / "search" / "tiny.yaml"  # resnet20-like, one block per stage
 
 
 def _train_args(idx: Path, run: Path, *extra: str) -> list[str]:
@@ -122,16 +118,7 @@ def test_a_search_never_reads_the_test_files(
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         (idx / name).unlink()  # opening either would fail the trial
 
-    def refuse(self: IdxDataModule) -> None:
-        raise AssertionError("a search asked for the test split")
-
-    monkeypatch.setattr(IdxDataModule, "build_test_set", refuse)
-    root = tmp_path / "runs"
-    args = ["search", f"search={SEARCH_SPACE}", f"search.root={root}", "search.progress=false",
-            "search.n_trials=2", "data=fashion_mnist", f"data.root={idx}",
-            "data.val_fraction=0.25", "data.batch_size=16", "test=true"]
-    assert main(args) == 0
-    study = optuna.load_study(study_name="tiny", storage=JournalStorage(
-        JournalFileBackend(str(root / "tiny" / "journal.log"))))
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
-    assert all(t.user_attrs["model_config"]["input_size"] == 28 for t in study.trials)
+    trials = search_without_test_split(
+        monkeypatch, IdxDataModule, tmp_path / "runs", "data=fashion_mnist", f"data.root={idx}",
+        "data.val_fraction=0.25", "data.batch_size=16")
+    assert all(t.user_attrs["model_config"]["input_size"] == 28 for t in trials)
