@@ -19,6 +19,9 @@ drawn from those cells, and the CIFAR-10 network's synflow is used for every dat
     python bench/bench_search_quality.py --seeds 5 --datasets cifar10 --samplers tpe
     python bench/bench_search_quality.py --datasets cifar10 --evals 100 \
         --samplers '{"name": "tpe", "n_startup_trials": 5}'     # any search.sampler spec
+
+`--samplers botorch_discrete` is `gp_discrete` with BoTorch's model and acquisition in place
+of archforge's own (bench/botorch_arm.py; the `bench` extra installs BoTorch).
 """
 
 from __future__ import annotations
@@ -70,8 +73,13 @@ def run(space: SearchSpace, table: NB201Table, arm: Arm, seed: int, evals: int,
     evaluation, and whether that is the optimum. A candidate proposed again is read again
     (another stored seed, as a repeat trains with the next seed)."""
     spec = json.loads(arm.sampler) if arm.sampler.startswith("{") else arm.sampler
-    study = optuna.create_study(direction="maximize",
-                                sampler=make_sampler(spec, space, seed, False))
+    if spec == "botorch_discrete":  # bench-only: BoTorch in place of gp_discrete's own GP
+        from botorch_arm import BoTorchDiscreteSampler  # bench/ (the script's folder)
+
+        sampler: optuna.samplers.BaseSampler = BoTorchDiscreteSampler(seed=seed)
+    else:
+        sampler = make_sampler(spec, space, seed, False)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
     names = [p.path for p in space.params]
     if arm.prescreen:
         keys = random.Random(f"prescreen:{seed}").sample(sorted(pool), samples)

@@ -11,7 +11,8 @@ search's trials are, constraints included):
   kept in `--truth` (JSON, one entry per candidate's overrides) and reused by later runs.
   The figures over the candidates trained so far are saved after each one, so a stopped
   run leaves a partial result (`with_ground_truth` says over how many) and a rerun goes on;
-- rank fidelity: Spearman and Kendall tau between supernet score and stand-alone accuracy;
+- rank fidelity: Spearman and Kendall tau between supernet score and stand-alone accuracy,
+  over all candidates and within each branch (block and shortcut type fixed);
 - cost: the supernet's training seconds in from-scratch trials (the break-even number of
   trials), and seconds to score one candidate;
 - the no-retrain gap: stand-alone accuracy minus the accuracy of the same network used
@@ -21,7 +22,7 @@ Full measurement (hours on the 2-core CPU machine; not yet run):
 
     python bench/bench_supernet.py --search fashion --candidates 24 \
         --truth bench/figures/supernet_truth_fashion.json --root runs/bench_supernet \
-        --save bench/figures/supernet_fashion.json
+        --save bench/figures/supernet_fashion.json --plot bench/figures/supernet_fashion.png
 
 Smoke run (tiny digits space, seconds): `python bench/bench_supernet.py --quick`.
 """
@@ -111,9 +112,42 @@ def figures(name: str, pool: list[tuple[dict[str, Any], Candidate]], scores: lis
             "no_retrain_gap_mean": statistics.mean(gaps), "no_retrain_gap_min": min(gaps),
             "no_retrain_gap_max": max(gaps),
         })
+        # Within one branch (the non-nesting choices fixed): does the supernet order widths
+        # and depths, not only block types? Branches with at least 4 candidates.
+        groups: dict[int, list[tuple[float, float]]] = {}
+        for (p, s), a in zip(known, alone, strict=True):
+            groups.setdefault(engine.supernet.index(p), []).append((s, a))
+        within = {engine.supernet.branches[i].branch.label: (
+            len(g), float(spearmanr([x for x, _ in g], [y for _, y in g]).statistic))
+            for i, g in sorted(groups.items()) if len(g) >= 4}
+        result["spearman_within_branch"] = {k: {"candidates": n, "spearman": r}
+                                            for k, (n, r) in within.items()}
     result["pairs"] = [{"point": p, "supernet": s, "alone": a}
                        for (p, s), a in zip(known, alone, strict=True)]
     return result
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Supernet score against stand-alone validation accuracy, one point per candidate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pairs = result["pairs"]
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    ax.scatter([q["supernet"] for q in pairs], [q["alone"] for q in pairs], s=18)
+    ax.set_xlabel("supernet score (val/acc, sliced, BN recalibrated)")
+    ax.set_ylabel("trained alone (val/acc)")
+    title = f"{result['search']}: {result['with_ground_truth']} candidates"
+    if "spearman" in result:
+        title += f", Spearman {result['spearman']:.2f}, Kendall {result['kendall_tau']:.2f}"
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def show(result: dict[str, Any]) -> None:
@@ -131,6 +165,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="ground-truth JSON (default bench/figures/supernet_truth_<search>.json)")
     ap.add_argument("--root", type=Path, default=Path("runs/bench_supernet"))
     ap.add_argument("--save", type=Path, default=None)
+    ap.add_argument("--plot", type=Path, default=None, help="PNG: score against accuracy")
     ap.add_argument("--quick", action="store_true",
                     help="tiny digits space, 3 candidates, a temporary folder (a smoke run)")
     ap.add_argument("overrides", nargs="*", help="more overrides, e.g. search.supernet.epochs=6")
@@ -183,6 +218,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     show(result)
     if args.save:
         write_json(args.save, result)
+    if args.plot:
+        plot(result, args.plot)
     if tmp is not None:
         tmp.cleanup()
     return result

@@ -26,6 +26,7 @@ noise (bench/RESULTS.md, "gp_discrete").
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,21 @@ from archforge.search.strategy.gp_model import (
 )
 
 _INT_ENUMERATE = 64  # an integer parameter with more values than this counts as numeric
+
+
+@dataclass(frozen=True)
+class Observed:
+    """The completed trials as the model sees them: one row per distinct candidate (codes),
+    its mean value (maximised), how often it was measured, the sum of squared deviations of
+    its repeats, and the best single value measured."""
+
+    names: tuple[str, ...]
+    layout: Layout
+    points: torch.Tensor
+    means: torch.Tensor
+    runs: torch.Tensor
+    spread: torch.Tensor
+    best: float
 
 
 class _Dim:
@@ -169,21 +185,31 @@ class DiscreteGPSampler(optuna.samplers.BaseSampler):
         means = torch.tensor([float(np.mean(v)) for v in groups.values()], dtype=torch.float64)
         spread = torch.tensor([float(np.sum((np.asarray(v) - np.mean(v)) ** 2))
                                for v in groups.values()], dtype=torch.float64)
-        observed = Encoded(points, layout)
-        gp = GaussianProcess(observed, means, runs, spread, self._hyper.get(names),
-                             best=max(max(v) for v in groups.values()))
-        self._hyper[names] = gp.hyper
         candidates = self._candidates(dims, points, means)
-        score = gp.log_expected_improvement(Encoded(candidates, layout),
-                                            self.acquisition)
+        free = torch.ones(len(candidates), dtype=torch.bool)
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if t.number != trial.number and all(n in t.params for n in names):
                 busy = torch.tensor([d.code(t.params[d.name]) for d in dims],
                                     dtype=torch.float64)
-                score[(candidates == busy).all(1)] = -math.inf
-        best = torch.nonzero(score == score.max()).flatten()
-        pick = int(best[self._rng.randint(len(best))])
+                free &= ~(candidates == busy).all(1)
+        observed = Observed(names, layout, points, means, runs, spread,
+                            best=max(max(v) for v in groups.values()))
+        pick = self.propose(observed, candidates, free)
         return {d.name: d.value(float(c)) for d, c in zip(dims, candidates[pick], strict=True)}
+
+    def propose(self, observed: Observed, candidates: torch.Tensor, free: torch.Tensor) -> int:
+        """The index of the candidate to evaluate next: the highest acquisition among the
+        `free` ones (not being trained by another worker), ties broken at random. A
+        subclass may put another model here (bench/botorch_arm.py does)."""
+        gp = GaussianProcess(Encoded(observed.points, observed.layout), observed.means,
+                             observed.runs, observed.spread, self._hyper.get(observed.names),
+                             best=observed.best)
+        self._hyper[observed.names] = gp.hyper
+        score = gp.log_expected_improvement(Encoded(candidates, observed.layout),
+                                            self.acquisition)
+        score[~free] = -math.inf
+        best = torch.nonzero(score == score.max()).flatten()
+        return int(best[self._rng.randint(len(best))])
 
     def _candidates(self, dims: list[_Dim], points: torch.Tensor,
                     means: torch.Tensor) -> torch.Tensor:
