@@ -18,7 +18,8 @@ search's trials are, constraints included):
 - the no-retrain gap: stand-alone accuracy minus the accuracy of the same network used
   straight from the supernet (BN recalibrated, not retrained), mean and range.
 
-Full measurement (hours on the 2-core CPU machine; not yet run):
+Full measurement (about 50 minutes on the 2-core CPU machine: 14 for the supernet, 34 for
+the ground truth; figures in bench/RESULTS.md):
 
     python bench/bench_supernet.py --search fashion --candidates 24 \
         --truth bench/figures/supernet_truth_fashion.json --root runs/bench_supernet \
